@@ -1,0 +1,124 @@
+/**
+ * Heavy CPU kernels routed to onnxruntime's own kernels through cached single-op sessions,
+ * called synchronously through the native binding of onnxruntime-node.
+ *
+ * Each distinct (op, shapes, attributes) builds one tiny ONNX graph whose inputs are all graph
+ * inputs (weights included), so one session serves every call with those shapes.
+ *
+ * @module
+ */
+import onnxProto from "onnx-proto";
+import * as ort from "onnxruntime-node";
+import { binding, initOrt } from "onnxruntime-node/dist/binding.js";
+
+// deno-lint-ignore no-explicit-any
+const onnx = (onnxProto as any).onnx;
+const FLOAT = 1;
+
+interface NativeSession {
+  loadModel(buf: ArrayBufferLike, off: number, len: number, opts: unknown): void;
+  run(feeds: Record<string, ort.Tensor>, fetches: Record<string, null>, opts: unknown): Record<
+    string,
+    ort.Tensor
+  >;
+}
+
+/** One node of a small graph: op type, inputs, outputs and attributes. */
+export interface MiniNode {
+  op: string;
+  inputs: string[];
+  outputs: string[];
+  attrs?: Record<string, number | number[]>;
+}
+
+/** A graph of one or a few nodes with float inputs named `in0…`, output `out`. */
+export interface MiniGraph {
+  inputs: number[][];
+  nodes: MiniNode[];
+  /** Initializers: int64 constant tensors (e.g. shapes for Reshape). */
+  constants?: Record<string, number[]>;
+}
+
+const sessions = new Map<string, NativeSession>();
+let threads = Number(Deno.env.get("PTQ_CPU_THREADS") ?? 0) || navigator.hardwareConcurrency || 2;
+
+/** Sets the number of intra-op threads onnxruntime uses for new sessions. */
+export function setOrtThreads(n: number): void {
+  threads = n;
+  sessions.clear();
+}
+
+function attr(name: string, v: number | number[]) {
+  const T = onnx.AttributeProto.AttributeType;
+  return Array.isArray(v)
+    ? { name, type: T.INTS, ints: v }
+    : Number.isInteger(v)
+    ? { name, type: T.INT, i: v }
+    : { name, type: T.FLOAT, f: v };
+}
+
+function buildModel(g: MiniGraph): Uint8Array {
+  const vi = (name: string, shape?: number[]) => ({
+    name,
+    type: {
+      tensorType: {
+        elemType: FLOAT,
+        shape: shape ? { dim: shape.map((d) => ({ dimValue: d })) } : undefined,
+      },
+    },
+  });
+  const model = onnx.ModelProto.create({
+    irVersion: 8,
+    opsetImport: [{ domain: "", version: 17 }],
+    graph: {
+      name: "op",
+      node: g.nodes.map((n) => ({
+        opType: n.op,
+        input: n.inputs,
+        output: n.outputs,
+        attribute: Object.entries(n.attrs ?? {}).map(([k, v]) => attr(k, v)),
+      })),
+      initializer: Object.entries(g.constants ?? {}).map(([name, v]) => ({
+        name,
+        dataType: 7,
+        dims: [v.length],
+        int64Data: v,
+      })),
+      input: g.inputs.map((s, i) => vi(`in${i}`, s)),
+      output: [vi("out")],
+    },
+  });
+  return onnx.ModelProto.encode(model).finish();
+}
+
+/** Runs a small float graph synchronously; the session is cached by the graph's description. */
+export function runGraph(g: MiniGraph, inputs: Float32Array[]): { data: Float32Array; dims: number[] } {
+  const key = JSON.stringify(g);
+  let s = sessions.get(key);
+  if (!s) {
+    initOrt();
+    s = new binding.InferenceSession() as NativeSession;
+    const bytes = buildModel(g);
+    s.loadModel(bytes.buffer, bytes.byteOffset, bytes.byteLength, {
+      intraOpNumThreads: threads,
+      interOpNumThreads: 1,
+      graphOptimizationLevel: "all",
+      executionMode: "sequential",
+    });
+    sessions.set(key, s);
+  }
+  const feeds: Record<string, ort.Tensor> = {};
+  inputs.forEach((x, i) => (feeds[`in${i}`] = new ort.Tensor("float32", x, g.inputs[i])));
+  const out = s.run(feeds, { out: null }, {}).out;
+  return { data: out.data as Float32Array, dims: [...out.dims] };
+}
+
+/** Whether onnxruntime's native binding loaded (it does wherever onnxruntime-node installs). */
+export function ortAvailable(): boolean {
+  try {
+    initOrt();
+    return true;
+  } catch {
+    return false;
+  }
+}
