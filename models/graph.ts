@@ -8,8 +8,19 @@
  */
 import type { Tensor } from "../runtime/mod.ts";
 
-/** An attribute value as decoded from ONNX (ints, floats, strings, lists, or a tensor). */
-export type AttrValue = number | string | number[] | string[] | Tensor;
+/** A constant kept on the host: integer shapes/axes/indices, or a small float (`float: true`). */
+export interface HostConstant {
+  data: number[];
+  shape: number[];
+  /** True for floating-point values (default: integers). */
+  float?: boolean;
+}
+
+/**
+ * An attribute value as decoded from ONNX (ints, floats, strings, lists, or a tensor; tensor
+ * attributes such as Constant's `value` are decoded to host constants).
+ */
+export type AttrValue = number | string | number[] | string[] | Tensor | HostConstant;
 
 /** One node, in ONNX terms. `inputs` may hold "" for an omitted optional input. */
 export interface Node {
@@ -36,7 +47,9 @@ export interface Graph {
   /** Float initializers (weights, biases, BN parameters) as runtime tensors. */
   initializers: Map<string, Tensor>;
   /** Integer constants (shapes, axes, indices) kept on the host, e.g. Reshape's shape. */
-  constants: Map<string, { data: number[]; shape: number[] }>;
+  constants: Map<string, HostConstant>;
+  /** The default-domain opset the graph was written for (defaults to 17 when absent). */
+  opset?: number;
   /** Where it came from (file path and sha256), if loaded from a file. */
   source?: { path: string; sha256: string };
 }

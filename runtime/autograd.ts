@@ -9,7 +9,7 @@
  */
 import { GRADS } from "./gradients.ts";
 import { add, ones, reshape, zeros } from "./math.ts";
-import { keep, noGrad, type Tensor, tidy } from "./tensor.ts";
+import { keep, noGrad, type Tensor, tidy, view } from "./tensor.ts";
 
 function topoOrder(root: Tensor): Tensor[] {
   const order: Tensor[] = [];
@@ -48,10 +48,16 @@ export function backward(root: Tensor, seed?: Tensor): void {
   if (!seed && root.size !== 1) {
     throw new RangeError(`backward: root has shape [${root.shape}]; pass a seed gradient`);
   }
+  if (seed && seed.size !== root.size) {
+    throw new RangeError(`backward: seed [${seed.shape}] does not match root [${root.shape}]`);
+  }
   noGrad(() =>
     tidy(() => {
+      // Every gradient in `grads` is a tensor object of its own (a view where a rule hands one
+      // tensor to two inputs), disposed as soon as it has been propagated: peak memory stays
+      // near the forward's instead of holding every intermediate gradient to the end.
       const grads = new Map<Tensor, Tensor>();
-      grads.set(root, seed ?? ones(root.shape, { backend: root.backend }));
+      grads.set(root, seed ? view(seed, root.shape) : ones(root.shape, { backend: root.backend }));
       const order = topoOrder(root);
       for (let i = order.length - 1; i >= 0; i--) {
         const t = order[i];
@@ -60,8 +66,12 @@ export function backward(root: Tensor, seed?: Tensor): void {
         grads.delete(t);
         if (!t.node) {
           const prev = t.grad;
-          t.grad = keep(prev ? add(prev, g) : reshape(g, t.shape));
+          const sameShape = g.shape.length === t.shape.length &&
+            g.shape.every((d, k) => d === t.shape[k]);
+          const next = prev ? add(prev, g) : sameShape ? g : reshape(g, t.shape);
+          t.grad = keep(next);
           prev?.dispose();
+          if (next !== g) g.dispose();
           continue;
         }
         const rule = GRADS[t.node.op] as (
@@ -70,13 +80,23 @@ export function backward(root: Tensor, seed?: Tensor): void {
           out: Tensor,
           attrs: unknown,
         ) => (Tensor | null)[];
-        const igs = rule(g, t.node.inputs, t, t.node.attrs);
-        t.node.inputs.forEach((inp, j) => {
-          const ig = igs[j];
+        const node = t.node;
+        const igs = tidy(() => rule(g, node.inputs, t, node.attrs));
+        const handed = new Set<Tensor>();
+        node.inputs.forEach((inp, j) => {
+          let ig = igs[j];
           if (!ig || !inp.requiresGrad) return;
+          if (handed.has(ig)) ig = view(ig, ig.shape);
+          handed.add(ig);
           const acc = grads.get(inp);
-          grads.set(inp, acc ? add(acc, ig) : ig);
+          if (acc) {
+            grads.set(inp, add(acc, ig));
+            acc.dispose();
+            ig.dispose();
+          } else grads.set(inp, ig);
         });
+        if (!handed.has(g)) g.dispose();
+        for (const ig of igs) if (ig && !handed.has(ig)) ig.dispose();
       }
     })
   );
@@ -90,6 +110,9 @@ export function valueAndGrad(
   fn: () => Tensor,
   params: Tensor[],
 ): { value: Tensor; grads: Tensor[] } {
+  for (const p of params) {
+    if (p.node) throw new TypeError(`valueAndGrad: parameter ${p} is not a leaf`);
+  }
   const saved = params.map((p) => [p.grad, p.requiresGrad] as const);
   for (const p of params) {
     p.grad = null;
@@ -99,11 +122,19 @@ export function valueAndGrad(
     return tidy(() => {
       const value = fn();
       backward(value);
-      const grads = params.map((p) => p.grad ?? noGrad(() => zeros(p.shape, { backend: p.backend })));
-      return { value: noGrad(() => reshape(value, value.shape)), grads };
+      const grads = params.map((p) => {
+        const g = p.grad;
+        p.grad = null;
+        if (!g) return noGrad(() => zeros(p.shape, { backend: p.backend }));
+        const v = view(g, g.shape); // a tensor of this scope, so callers' tidy() owns it
+        g.dispose();
+        return v;
+      });
+      return { value: noGrad(() => view(value, value.shape)), grads };
     });
   } finally {
     params.forEach((p, i) => {
+      if (p.grad !== saved[i][0]) p.grad?.dispose();
       p.grad = saved[i][0];
       p.requiresGrad = saved[i][1];
     });

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { Conv2dAttrs, Op, OpAttrs, Pool2dAttrs } from "./ops.ts";
+import { type Conv2dAttrs, normAxis, type Op, type OpAttrs, type Pool2dAttrs } from "./ops.ts";
 import { runOp, type Tensor } from "./tensor.ts";
 import * as m from "./math.ts";
 
@@ -20,7 +20,7 @@ const noSecondOrder = (op: string) => (): Grads => {
 };
 const cmp = (): Grads => [null, null];
 
-function unbroadcast(g: Tensor, inputs: Tensor[], grads: (Tensor | null)[]): Grads {
+function unbroadcast(inputs: Tensor[], grads: (Tensor | null)[]): Grads {
   return grads.map((x, i) => (x && inputs[i].requiresGrad ? m.sumTo(x, inputs[i].shape) : null));
 }
 
@@ -29,14 +29,16 @@ function reduceGrad(
   x: Tensor,
   attrs: { axes: number[]; keepDims: boolean },
 ): Tensor {
-  const kept = x.shape.map((d, i) => (attrs.axes.includes(i) ? 1 : d));
+  const axes = attrs.axes.map((a) => normAxis(a, x.rank));
+  const kept = x.shape.map((d, i) => (axes.includes(i) ? 1 : d));
   return m.expand(m.reshape(g, kept), [...x.shape]);
 }
 
 function extremumGrad(g: Tensor, [x]: Tensor[], out: Tensor, a: OpAttrs["max"]): Grads {
-  const kept = x.shape.map((d, i) => (a.axes.includes(i) ? 1 : d));
+  const axes = a.axes.map((ax) => normAxis(ax, x.rank));
+  const kept = x.shape.map((d, i) => (axes.includes(i) ? 1 : d));
   const mask = m.eq(x, m.reshape(out, kept));
-  const count = m.sum(mask, a.axes, true);
+  const count = m.sum(mask, axes, true);
   return [m.div(m.mul(mask, reduceGrad(g, x, a)), count)];
 }
 
@@ -93,30 +95,30 @@ export const GRADS: { [O in Op]: Rule<O> } & { reshape: Rule<"transpose"> } = {
   floor: none,
   roundSte: (g) => [g],
   clip: (g, [x], _, { lo, hi }) => [m.mul(g, m.mul(m.ge(x, lo), m.le(x, hi)))],
-  add: (g, ins) => unbroadcast(g, ins, [g, g]),
-  sub: (g, ins) => unbroadcast(g, ins, [g, ins[1].requiresGrad ? m.neg(g) : null]),
+  add: (g, ins) => unbroadcast(ins, [g, g]),
+  sub: (g, ins) => unbroadcast(ins, [g, ins[1].requiresGrad ? m.neg(g) : null]),
   mul: (g, [a, b]) =>
-    unbroadcast(g, [a, b], [
+    unbroadcast([a, b], [
       a.requiresGrad ? m.mul(g, b) : null,
       b.requiresGrad ? m.mul(g, a) : null,
     ]),
   div: (g, [a, b]) =>
-    unbroadcast(g, [a, b], [
+    unbroadcast([a, b], [
       a.requiresGrad ? m.div(g, b) : null,
       b.requiresGrad ? m.neg(m.div(m.mul(g, a), m.mul(b, b))) : null,
     ]),
   pow: (g, [a, b], out) =>
-    unbroadcast(g, [a, b], [
+    unbroadcast([a, b], [
       a.requiresGrad ? m.mul(g, m.mul(b, m.pow(a, m.sub(b, 1)))) : null,
       b.requiresGrad ? m.mul(g, m.mul(out, m.log(a))) : null,
     ]),
   minimum: (g, [a, b]) => {
     const ma = m.le(a, b);
-    return unbroadcast(g, [a, b], [m.mul(g, ma), m.mul(g, m.sub(1, ma))]);
+    return unbroadcast([a, b], [m.mul(g, ma), m.mul(g, m.sub(1, ma))]);
   },
   maximum: (g, [a, b]) => {
     const ma = m.ge(a, b);
-    return unbroadcast(g, [a, b], [m.mul(g, ma), m.mul(g, m.sub(1, ma))]);
+    return unbroadcast([a, b], [m.mul(g, ma), m.mul(g, m.sub(1, ma))]);
   },
   lt: cmp,
   le: cmp,
@@ -125,7 +127,7 @@ export const GRADS: { [O in Op]: Rule<O> } & { reshape: Rule<"transpose"> } = {
   eq: cmp,
   ne: cmp,
   where: (g, [c, a, b]) =>
-    unbroadcast(g, [c, a, b], [null, m.where(c, g, 0), m.where(c, 0, g)]),
+    unbroadcast([c, a, b], [null, m.where(c, g, 0), m.where(c, 0, g)]),
   sum: (g, [x], _, a) => [reduceGrad(g, x, a)],
   max: extremumGrad,
   min: extremumGrad,
@@ -146,7 +148,8 @@ export const GRADS: { [O in Op]: Rule<O> } & { reshape: Rule<"transpose"> } = {
     perm.forEach((p, i) => (inv[p] = i));
     return [m.transpose(g, inv)];
   },
-  concat: (g, xs, _, { axis }) => {
+  concat: (g, xs, _, attrs) => {
+    const axis = normAxis(attrs.axis, g.rank);
     let off = 0;
     return xs.map((x) => {
       const start = off;
@@ -158,9 +161,8 @@ export const GRADS: { [O in Op]: Rule<O> } & { reshape: Rule<"transpose"> } = {
     runOp("sliceBackward", [g], { inputShape: [...x.shape], starts: a.starts, steps: a.steps }),
   ],
   sliceBackward: noSecondOrder("sliceBackward"),
-  pad: (g, [x], _, { pads }) => [
-    m.slice(g, pads.slice(0, x.rank), x.shape.map((d, i) => pads[i] + d)),
-  ],
+  // Padding by the negated amounts crops (and zero-fills where the forward cropped).
+  pad: (g, _, __, { pads }) => [runOp("pad", [g], { pads: pads.map((p) => -p), value: 0 })],
   gather: (g, [x, idx], _, { axis }) => [
     runOp("gatherBackward", [g, idx], { axis, inputShape: [...x.shape] }),
     null,

@@ -74,8 +74,13 @@ export const ones = (shape: readonly number[], opts?: CreateOptions): Tensor => 
 /** A zero tensor with the shape and backend of `t`. */
 export const zerosLike = (t: Tensor): Tensor => full(t.shape, 0, { backend: t.backend, dtype: t.dtype });
 
+/** A number as a scalar beside `like`: i32 when `like` is i32 and the number an integer. */
 function lift(x: Operand, like: Tensor): Tensor {
-  return typeof x === "number" ? upload(new Float32Array([x]), [], like.backend) : x;
+  if (typeof x !== "number") return x;
+  const data = like.dtype === "i32" && Number.isInteger(x)
+    ? new Int32Array([x])
+    : new Float32Array([x]);
+  return upload(data, [], like.backend);
 }
 
 function pair(a: Operand, b: Operand): [Tensor, Tensor] {
@@ -167,7 +172,7 @@ export function variance(x: Tensor, axes?: number | number[], keepDims = false):
 }
 
 export const argmax = (x: Tensor, axis = -1, keepDims = false): Tensor =>
-  runOp("argmax", [x], { axis, keepDims });
+  runOp("argmax", [x], { axis: normAxis(axis, x.rank), keepDims });
 /** Indices of the k largest values along the last axis, largest first (i32). */
 export const topk = (x: Tensor, k: number): Tensor => runOp("topk", [x], { k });
 

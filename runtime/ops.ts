@@ -199,7 +199,8 @@ const unary = <O extends Op>(): InferRule<O> => ([x]) => {
 };
 const binary = <O extends Op>(): InferRule<O> => ([a, b]) => ({
   shape: broadcastShapes(a.shape, b.shape),
-  dtype: a.dtype,
+  // i32 only when both operands are: a number lifted to an f32 scalar promotes to f32
+  dtype: a.dtype === "i32" && b.dtype === "i32" ? "i32" : "f32",
 });
 const compare = <O extends Op>(): InferRule<O> => ([a, b]) => ({
   shape: broadcastShapes(a.shape, b.shape),
@@ -258,7 +259,7 @@ export const INFER: { [O in Op]: InferRule<O> } = {
   ne: compare(),
   where: ([c, a, b]) => ({
     shape: broadcastShapes(c.shape, broadcastShapes(a.shape, b.shape)),
-    dtype: a.dtype,
+    dtype: a.dtype === "i32" && b.dtype === "i32" ? "i32" : "f32",
   }),
   sum: reduce(),
   max: reduce(),

@@ -29,7 +29,6 @@ function convNodeAttrs(a: Conv2dAttrs) {
 
 const fastKernels: Partial<{ [O in Op]: Kernel<O> }> = {
   matmul: ([a, b], t, out) => {
-    const M = out.shape.at(-2)!, N = out.shape.at(-1)!;
     const K = t.transA ? a.shape.at(-2)! : a.shape.at(-1)!;
     if (sizeOf(out.shape) * K < ORT_MIN_MACS) return CPU_KERNELS.matmul([a, b], t, out);
     if (a.shape.length === 2 && b.shape.length === 2) {
@@ -43,7 +42,6 @@ const fastKernels: Partial<{ [O in Op]: Kernel<O> }> = {
         }],
       }, [a.data as Float32Array, b.data as Float32Array]).data;
     }
-    const swap = (s: readonly number[]) => [...s.slice(0, -2), s.at(-1)!, s.at(-2)!];
     const perm = (r: number) => [...Array(r - 2).keys(), r - 1, r - 2];
     const nodes = [];
     let ia = "in0", ib = "in1";
@@ -56,9 +54,6 @@ const fastKernels: Partial<{ [O in Op]: Kernel<O> }> = {
       ib = "tb";
     }
     nodes.push({ op: "MatMul", inputs: [ia, ib], outputs: ["out"] });
-    void swap;
-    void M;
-    void N;
     return runGraph({ inputs: [[...a.shape], [...b.shape]], nodes }, [
       a.data as Float32Array,
       b.data as Float32Array,
@@ -102,7 +97,7 @@ const fastKernels: Partial<{ [O in Op]: Kernel<O> }> = {
     // dW as a convolution: batch and input-channel roles swap, stride and dilation swap.
     //   x'[i, g*N + n] = x[n, g*I + i],  w'[g*O + o, n] = dy[n, g*O + o]
     //   y'[i, g*O + o, kh, kw] = sum_n,y,x w'[..] x'[..] ; dW = y'[:, :, :KH, :KW] transposed.
-    const [N, C, H, W] = x.shape;
+    const [N, , H, W] = x.shape;
     const [, Cout, OH, OW] = dy.shape;
     const [, I, KH, KW] = a.weightShape;
     const G = a.groups, O = Cout / G;
@@ -134,7 +129,6 @@ const fastKernels: Partial<{ [O in Op]: Kernel<O> }> = {
         { op: "Transpose", inputs: ["ys"], outputs: ["out"], attrs: { perm: [1, 0, 2, 3] } },
       ],
     }, [x.data as Float32Array, dy.data as Float32Array]).data;
-    void C;
   },
 };
 

@@ -48,11 +48,14 @@ export function setOrtThreads(n: number): void {
   sessions.clear();
 }
 
+/** Attributes that ONNX types as FLOAT even when the value is a whole number (e.g. beta = 1). */
+const FLOAT_ATTRS = new Set(["alpha", "beta", "epsilon", "momentum", "gamma", "bias", "lambd"]);
+
 function attr(name: string, v: number | number[]) {
   const T = onnx.AttributeProto.AttributeType;
   return Array.isArray(v)
     ? { name, type: T.INTS, ints: v }
-    : Number.isInteger(v)
+    : Number.isInteger(v) && !FLOAT_ATTRS.has(name)
     ? { name, type: T.INT, i: v }
     : { name, type: T.FLOAT, f: v };
 }

@@ -1,0 +1,107 @@
+/**
+ * Config pieces shared by the reconstruction baselines: bits, budget, observers, calibration,
+ * the rounding λ per model, and the method interface.
+ *
+ * Budgets (what `--budget` selects; explicit `iters` / `calibSize` override them):
+ *
+ * | budget | iterations per unit | calibration images |
+ * |---|---|---|
+ * | `smoke` | 20 | 64 |
+ * | `quick` | 500 | 256 |
+ * | `paper` | 20000 (official `iters_w` / `max_count`) | 1024 (official `num_samples`) |
+ *
+ * @module
+ */
+import { z } from "zod";
+import type { Graph } from "../../models/graph.ts";
+import type { Tensor } from "../../runtime/mod.ts";
+import { Bits } from "./scheme.ts";
+import type { QuantModel } from "./quantized_model.ts";
+import type { UnitReport } from "./recon.ts";
+
+/** Budget scales. */
+export const Budget = z.enum(["smoke", "quick", "paper"]);
+export type Budget = z.infer<typeof Budget>;
+
+/** Iterations per unit and calibration size of each budget. */
+export const BUDGETS: Record<Budget, { iters: number; calibSize: number }> = {
+  smoke: { iters: 20, calibSize: 64 },
+  quick: { iters: 500, calibSize: 256 },
+  paper: { iters: 20000, calibSize: 1024 },
+};
+
+/** Fields every baseline's config has, with the official defaults. */
+export const commonFields = {
+  wBits: Bits.default(4),
+  /** Activation bits; 32 leaves activations in float. */
+  aBits: z.union([Bits, z.literal(32)]).default(4),
+  budget: Budget.default("paper"),
+  /** Calibration images (default: the budget's). */
+  calibSize: z.number().int().positive().optional(),
+  seed: z.number().int().default(1005),
+  /** First/last layer weights and the activation feeding the last layer at 8 bits. */
+  headStem8bit: z.boolean().default(true),
+  weightObserver: z.enum(["mse", "minmax"]).default("mse"),
+  actObserver: z.enum(["mse", "minmax", "percentile", "ema-minmax"]).default("mse"),
+  /** The L_p exponent of the MSE observers (2.4). */
+  p: z.number().positive().default(2.4),
+  /** Rows per forward while caching (memory only). */
+  chunk: z.number().int().positive().default(32),
+};
+
+/** Fields of the reconstructing baselines. */
+export const reconFields = {
+  ...commonFields,
+  /** Iterations per unit (default: the budget's). */
+  iters: z.number().int().nonnegative().optional(),
+  batch: z.number().int().positive().default(32),
+  /** Rounding regularizer λ (default: 0.1 for MobileNetV2-like models, else 0.01). */
+  lambda: z.number().positive().optional(),
+  betaStart: z.number().positive().default(20),
+  betaEnd: z.number().positive().default(2),
+  warmup: z.number().min(0).max(1).default(0.2),
+  weightLr: z.number().positive().default(1e-3),
+  actLr: z.number().positive().default(4e-5),
+  recLoss: z.enum(["official", "per-sample"]).default("official"),
+  logEvery: z.number().int().positive().default(500),
+};
+
+/** The official rounding λ for a model: 0.1 for MobileNetV2, 0.01 for ResNet / RegNet / others. */
+export function defaultLambda(modelName: string): number {
+  return /mobilenet/i.test(modelName) ? 0.1 : 0.01;
+}
+
+/** Validates a config, throwing a TypeError that names each failing path. */
+export function parseConfig<S extends z.ZodType>(schema: S, raw: unknown, id: string): z.output<S> {
+  const r = schema.safeParse(raw ?? {});
+  if (r.success) return r.data;
+  const lines = r.error.issues.map((i) => `  ${i.path.length ? i.path.join(".") : "(root)"}: ${i.message}`);
+  throw new TypeError(`Invalid ${id} config:\n${lines.join("\n")}`);
+}
+
+/** What a method gets. */
+export interface MethodContext {
+  /** The FP graph (BN folded). */
+  graph: Graph;
+  /** Calibration images `[N, …]` for the graph's first input. */
+  calib: Tensor;
+  /** Registry name or file name, used for per-model defaults (λ). */
+  modelName: string;
+  log?: (msg: string) => void;
+}
+
+/** What a method returns. */
+export interface MethodResult {
+  model: QuantModel;
+  units: UnitReport[];
+  /** The fully resolved config (budget expanded, per-model defaults filled). */
+  config: Record<string, unknown>;
+}
+
+/** A method: id, citation, config schema with the official defaults, and `run`. */
+export interface Method<S extends z.ZodType = z.ZodType> {
+  id: string;
+  paper: { title: string; authors: string; venue: string; url: string };
+  config: S;
+  run(ctx: MethodContext, config?: z.input<S>): Promise<MethodResult>;
+}

@@ -1,0 +1,48 @@
+/**
+ * Top-1 / top-5 accuracy of a quantized (or FP) model on labelled batches, on the runtime.
+ *
+ * @module
+ */
+import { noGrad, type Tensor, tidy, topk } from "../../runtime/mod.ts";
+import type { QuantModel } from "./quantized_model.ts";
+
+/** One labelled batch: images `[B, …]` and integer labels. */
+export interface LabelledBatch {
+  images: Tensor;
+  labels: ArrayLike<number>;
+}
+
+/** Accuracy in percent over `n` images. */
+export interface Accuracy {
+  top1: number;
+  top5: number;
+  n: number;
+}
+
+/**
+ * Evaluates `model` (a {@linkcode QuantModel} with its quantizers as set, or any logits function)
+ * on batches; the caller owns (and may dispose) each batch's images.
+ */
+export async function evaluate(
+  model: QuantModel | ((x: Tensor) => Tensor),
+  batches: AsyncIterable<LabelledBatch> | Iterable<LabelledBatch>,
+): Promise<Accuracy> {
+  const f = typeof model === "function" ? model : (x: Tensor) => model.forward(x);
+  let c1 = 0, c5 = 0, n = 0;
+  for await (const b of batches) {
+    const top = tidy(() => noGrad(() => {
+      const logits = f(b.images);
+      return topk(logits, Math.min(5, logits.shape[1]));
+    }));
+    const idx = await top.data();
+    const k = top.shape[1];
+    top.dispose();
+    for (let i = 0; i < b.labels.length; i++) {
+      const row = idx.subarray(i * k, (i + 1) * k);
+      if (row[0] === b.labels[i]) c1++;
+      if (Array.prototype.includes.call(row, b.labels[i])) c5++;
+    }
+    n += b.labels.length;
+  }
+  return { top1: (100 * c1) / Math.max(n, 1), top5: (100 * c5) / Math.max(n, 1), n };
+}

@@ -1,0 +1,344 @@
+/**
+ * Range observers on host `Float32Array`s: min-max, the official L_p (p = 2.4) grid search
+ * ("MSE" init of BRECQ/QDrop/PD-Quant), percentile, and EMA min-max.
+ *
+ * The L_p search follows the official code (`perform_1D_search` / `perform_2D_search`):
+ * - one-sided data (all ≥ 0 or all ≤ 0) or a symmetric scheme: a 1-D search over 100 thresholds
+ *   `t_i = i/100 · max(|min|, max)`;
+ * - otherwise a 2-D search: 100 ranges `r_i = i/100 · (max − min)` (min ≤ 0 ≤ max) and, for each,
+ *   every zero point `z ∈ [qmin, qmax]`, i.e. the grid `δ = r_i / (qmax − qmin)` shifted by `z·δ`;
+ * - the score is the mean of `|x − q(x)|^p` per channel, the first strict minimum wins.
+ *
+ * The search is exact but not brute force: per range candidate each value's rounding error is
+ * computed once, sorted values and prefix sums give the error inside each zero point's window in
+ * O(log n), and the clipped tails are summed from the outermost value inwards with an early exit
+ * once the partial sum exceeds the best score (branch and bound). Activations are searched on a
+ * histogram (bin centres weighted by counts) of the values, collected in two passes (range, then
+ * counts), so a search over millions of values costs a few thousand evaluations per candidate.
+ *
+ * @module
+ */
+import { qparamsFromRange, type QParams, qrange, type QuantScheme } from "./scheme.ts";
+
+/** The observers a method can pick. */
+export type ObserverKind = "minmax" | "mse" | "percentile" | "ema-minmax";
+
+/** Options of the L_p search. */
+export interface LpOptions {
+  /** The exponent (2.4 in the official code). */
+  p?: number;
+  /** Number of range candidates (100). */
+  candidates?: number;
+}
+
+/** A range `[min, max]` per channel. */
+export interface Range {
+  min: Float32Array;
+  max: Float32Array;
+}
+
+/** Per-channel min and max of a `[channels, rest]` row-major array. */
+export function minMax(data: ArrayLike<number>, channels = 1): Range {
+  const k = data.length / channels;
+  const min = new Float32Array(channels), max = new Float32Array(channels);
+  for (let c = 0; c < channels; c++) {
+    let lo = Infinity, hi = -Infinity;
+    for (let i = c * k, e = i + k; i < e; i++) {
+      const v = data[i];
+      if (v < lo) lo = v;
+      if (v > hi) hi = v;
+    }
+    min[c] = lo;
+    max[c] = hi;
+  }
+  return { min, max };
+}
+
+/**
+ * The L_p search on one sorted set of values `x` (optionally weighted: histogram bins), for a
+ * list of candidate grids `(δ, z)`. Returns the index of the first candidate with the lowest
+ * `Σ w |x − q(x)|^p`, and that score.
+ */
+function searchSorted(
+  x: Float64Array,
+  w: Float64Array | null,
+  cands: { delta: number; zps: number[] }[],
+  qmin: number,
+  qmax: number,
+  p: number,
+): { cand: number; zp: number; score: number } {
+  const n = x.length;
+  const r = new Float64Array(n);
+  const E = new Float64Array(n + 1);
+  let best = Infinity, bestCand = 0, bestZp = cands[0].zps[0];
+  for (let ci = 0; ci < cands.length; ci++) {
+    const { delta, zps } = cands[ci];
+    for (let k = 0; k < n; k++) {
+      const rk = Math.round(x[k] / delta);
+      r[k] = rk;
+      const e = Math.abs(x[k] - rk * delta);
+      E[k + 1] = E[k] + (e === 0 ? 0 : (w ? w[k] : 1) * Math.pow(e, p));
+    }
+    for (const zp of zps) {
+      const lo = qmin - zp, hi = qmax - zp;
+      // a: first index with r >= lo; b: first index with r > hi (r is non-decreasing).
+      let a = 0, b = n;
+      {
+        let l = 0, h = n;
+        while (l < h) {
+          const m = (l + h) >> 1;
+          if (r[m] < lo) l = m + 1;
+          else h = m;
+        }
+        a = l;
+        l = a, h = n;
+        while (l < h) {
+          const m = (l + h) >> 1;
+          if (r[m] <= hi) l = m + 1;
+          else h = m;
+        }
+        b = l;
+      }
+      let s = E[b] - E[a];
+      if (s >= best) continue;
+      const loV = lo * delta, hiV = hi * delta;
+      for (let k = 0; k < a && s < best; k++) s += (w ? w[k] : 1) * Math.pow(loV - x[k], p);
+      for (let k = n - 1; k >= b && s < best; k--) s += (w ? w[k] : 1) * Math.pow(x[k] - hiV, p);
+      if (s < best) {
+        best = s;
+        bestCand = ci;
+        bestZp = zp;
+      }
+    }
+  }
+  return { cand: bestCand, zp: bestZp, score: best };
+}
+
+/** Which search the official code runs for a value set. */
+function searchKind(min: number, max: number, symmetric: boolean): "pos" | "neg" | "sym" | "2d" {
+  if (min >= 0) return "pos";
+  if (max <= 0) return "neg";
+  return symmetric ? "sym" : "2d";
+}
+
+/**
+ * The official L_p search on one sorted, optionally weighted, value set. Returns the best range
+ * `[min, max]` (whose `qparamsFromRange` is the chosen grid).
+ */
+export function lpSearchRange(
+  sorted: Float64Array,
+  weights: Float64Array | null,
+  scheme: Pick<QuantScheme, "bits" | "symmetric">,
+  kind: "pos" | "neg" | "sym" | "2d",
+  opts: LpOptions = {},
+): { min: number; max: number; score: number } {
+  const p = opts.p ?? 2.4, num = opts.candidates ?? 100;
+  const { qmin, qmax } = qrange(scheme);
+  const levels = qmax - qmin;
+  const xmin = Math.min(sorted[0], 0), xmax = Math.max(sorted[sorted.length - 1], 0);
+  const cands: { delta: number; zps: number[] }[] = [];
+  const ranges: [number, number][] = [];
+  if (kind === "2d") {
+    const xrange = xmax - xmin;
+    const zps = Array.from({ length: levels + 1 }, (_, i) => qmin + i);
+    for (let i = 1; i <= num; i++) {
+      const delta = Math.max(xrange / num * i / levels, 1e-30);
+      cands.push({ delta, zps });
+      ranges.push([0, xrange / num * i]);
+    }
+  } else {
+    const xrange = Math.max(-xmin, xmax);
+    for (let i = 1; i <= num; i++) {
+      const t = Math.max(xrange / num * i, 1e-30);
+      const lo = kind === "pos" ? 0 : -t, hi = kind === "neg" ? 0 : t;
+      const qp = qparamsFromRange([lo], [hi], scheme);
+      cands.push({ delta: qp.scale[0], zps: [qp.zeroPoint[0]] });
+      ranges.push([lo, hi]);
+    }
+  }
+  const best = searchSorted(sorted, weights, cands, qmin, qmax, p);
+  const [lo, hi] = ranges[best.cand];
+  if (kind !== "2d") return { min: lo, max: hi, score: best.score };
+  // 2-D: the grid [−z·δ, (levels − z)·δ] relative to qmin.
+  const delta = cands[best.cand].delta, z = best.zp - qmin;
+  return { min: lo - z * delta, max: hi - z * delta, score: best.score };
+}
+
+/**
+ * Per-channel weight ranges by the official L_p search (p = 2.4, 100 candidates, 2-D for
+ * two-sided tensors). `data` is `[channels, rest]` row-major (OIHW flattened).
+ * Whether a search is one-sided is decided for the whole tensor, as the official code does.
+ */
+export function lpWeightRange(
+  data: ArrayLike<number>,
+  channels: number,
+  scheme: Pick<QuantScheme, "bits" | "symmetric">,
+  opts: LpOptions = {},
+): Range {
+  const all = minMax(data, 1);
+  const kind = searchKind(all.min[0], all.max[0], scheme.symmetric);
+  const k = data.length / channels;
+  const min = new Float32Array(channels), max = new Float32Array(channels);
+  const buf = new Float64Array(k);
+  for (let c = 0; c < channels; c++) {
+    for (let i = 0; i < k; i++) buf[i] = data[c * k + i];
+    buf.sort();
+    const r = lpSearchRange(buf, null, scheme, kind, opts);
+    min[c] = r.min;
+    max[c] = r.max;
+  }
+  return { min, max };
+}
+
+/** Mean `|x − q(x)|^p` per channel for given quantization parameters (for tests and reports). */
+export function lpError(
+  data: ArrayLike<number>,
+  qp: QParams,
+  scheme: Pick<QuantScheme, "bits" | "symmetric">,
+  p = 2.4,
+): Float64Array {
+  const { qmin, qmax } = qrange(scheme);
+  const channels = qp.scale.length, k = data.length / channels;
+  const out = new Float64Array(channels);
+  for (let c = 0; c < channels; c++) {
+    const s = qp.scale[c], z = qp.zeroPoint[c];
+    let acc = 0;
+    for (let i = c * k, e = i + k; i < e; i++) {
+      const q = Math.min(Math.max(Math.round(data[i] / s) + z, qmin), qmax);
+      acc += Math.pow(Math.abs(data[i] - (q - z) * s), p);
+    }
+    out[c] = acc / k;
+  }
+  return out;
+}
+
+/** Weight quantization parameters by the named observer. */
+export function weightQParams(
+  data: ArrayLike<number>,
+  channels: number,
+  scheme: Pick<QuantScheme, "bits" | "symmetric">,
+  kind: "minmax" | "mse",
+  opts: LpOptions = {},
+): QParams {
+  const r = kind === "mse" ? lpWeightRange(data, channels, scheme, opts) : minMax(data, channels);
+  return qparamsFromRange(r.min, r.max, scheme);
+}
+
+/** Options of an {@linkcode ActivationObserver}. */
+export interface ActivationObserverOptions extends LpOptions {
+  kind: ObserverKind;
+  /** EMA factor on the range across batches: `r ← m·r + (1 − m)·r_batch` (0.9). */
+  momentum?: number;
+  /** Histogram bins for the L_p search and percentiles (4096). */
+  bins?: number;
+  /** Percentile observer: the fraction clipped at each side (1e-4). */
+  percentile?: number;
+}
+
+/**
+ * A per-tensor activation observer fed batch by batch. Each batch is seen in two passes
+ * through callbacks: `beginBatch()`, `observeRange(chunk)` for every chunk, `beginCounts()`,
+ * `observeCounts(chunk)` for every chunk, then `endBatch()`. Across batches the range is an
+ * EMA (`momentum`, 0.9 as the official EMA observers); `minmax` takes the running min/max.
+ */
+export class ActivationObserver {
+  readonly o: Required<ActivationObserverOptions>;
+  range: { min: number; max: number } | null = null;
+  #bmin = Infinity;
+  #bmax = -Infinity;
+  #hist: Float64Array | null = null;
+  #lo = 0;
+  #width = 1;
+
+  constructor(readonly scheme: Pick<QuantScheme, "bits" | "symmetric">, o: ActivationObserverOptions) {
+    this.o = { p: 2.4, candidates: 100, momentum: 0.9, bins: 4096, percentile: 1e-4, ...o };
+  }
+
+  /** Whether the second (histogram) pass is needed. */
+  get needsCounts(): boolean {
+    return this.o.kind === "mse" || this.o.kind === "percentile";
+  }
+
+  beginBatch(): void {
+    this.#bmin = Infinity;
+    this.#bmax = -Infinity;
+    this.#hist = null;
+  }
+
+  observeRange(chunk: ArrayLike<number>): void {
+    const r = minMax(chunk, 1);
+    this.#bmin = Math.min(this.#bmin, r.min[0]);
+    this.#bmax = Math.max(this.#bmax, r.max[0]);
+  }
+
+  beginCounts(): void {
+    const bins = this.o.bins;
+    this.#hist = new Float64Array(bins);
+    this.#lo = this.#bmin;
+    this.#width = Math.max((this.#bmax - this.#bmin) / bins, 1e-30);
+  }
+
+  observeCounts(chunk: ArrayLike<number>): void {
+    const h = this.#hist!, lo = this.#lo, inv = 1 / this.#width, last = h.length - 1;
+    for (let i = 0; i < chunk.length; i++) {
+      const b = Math.floor((chunk[i] - lo) * inv);
+      h[b < 0 ? 0 : b > last ? last : b]++;
+    }
+  }
+
+  endBatch(): void {
+    let lo = this.#bmin, hi = this.#bmax;
+    if (this.needsCounts) {
+      const h = this.#hist!;
+      const xs: number[] = [], ws: number[] = [];
+      h.forEach((c, i) => {
+        if (c > 0) {
+          xs.push(this.#lo + (i + 0.5) * this.#width);
+          ws.push(c);
+        }
+      });
+      // Keep the exact extremes so the search sees the true range.
+      xs[0] = this.#bmin;
+      xs[xs.length - 1] = this.#bmax;
+      if (this.o.kind === "mse") {
+        const kind = searchKind(this.#bmin, this.#bmax, this.scheme.symmetric);
+        const r = lpSearchRange(Float64Array.from(xs), Float64Array.from(ws), this.scheme, kind, this.o);
+        lo = r.min;
+        hi = r.max;
+      } else {
+        const total = ws.reduce((a, b) => a + b, 0), cut = total * this.o.percentile;
+        let acc = 0, i = 0;
+        while (i < ws.length - 1 && acc + ws[i] <= cut) acc += ws[i++];
+        lo = xs[i];
+        acc = 0;
+        let j = ws.length - 1;
+        while (j > 0 && acc + ws[j] <= cut) acc += ws[j--];
+        hi = xs[j];
+      }
+    }
+    if (!this.range) this.range = { min: lo, max: hi };
+    else if (this.o.kind === "minmax") {
+      this.range = { min: Math.min(this.range.min, lo), max: Math.max(this.range.max, hi) };
+    } else {
+      const m = this.o.momentum;
+      this.range = { min: m * this.range.min + (1 - m) * lo, max: m * this.range.max + (1 - m) * hi };
+    }
+  }
+
+  /** The quantization parameters of the current range. */
+  qparams(): QParams {
+    if (!this.range) throw new RangeError("ActivationObserver: no batch observed yet");
+    return qparamsFromRange([this.range.min], [this.range.max], this.scheme);
+  }
+
+  /** Convenience: observe one batch given as a list of host chunks. */
+  observe(chunks: ArrayLike<number>[]): void {
+    this.beginBatch();
+    for (const c of chunks) this.observeRange(c);
+    if (this.needsCounts) {
+      this.beginCounts();
+      for (const c of chunks) this.observeCounts(c);
+    }
+    this.endBatch();
+  }
+}

@@ -1,0 +1,194 @@
+/**
+ * Where quantizers go, derived from the graph's structure (as the papers' codebases place them).
+ *
+ * **Weights.** Every Conv / ConvTranspose / Gemm / MatMul whose weight (input 1) is an
+ * initializer gets a weight quantizer, per output channel: axis 0 for Conv (OIHW) and for Gemm
+ * with `transB = 1` (`[out, in]`), the last axis for Gemm with `transB = 0` and MatMul (`[in, out]`),
+ * axis 1 for ConvTranspose (`[in, out/g, kh, kw]`). Biases stay in float.
+ *
+ * **Activations** (output quantization after the activation function, as BRECQ/QDrop/PD-Quant's
+ * `QuantModule` / `QuantBlock` do it):
+ * 1. From each quantizable layer, follow its output through single-consumer activation nodes
+ *    (Relu, Clip, LeakyRelu, HardSwish, HardSigmoid, Sigmoid, Tanh, Gelu, BatchNormalization).
+ * 2. If that value feeds a residual `Add`/`Sum` (two data inputs), it is not quantized (the
+ *    official blocks set `disable_act_quant` on the last conv of a residual branch and on the
+ *    downsample conv); instead the `Add`'s output, followed through activations, is quantized
+ *    (the block's output quantizer, after the final ReLU in ResNets).
+ * 3. Otherwise the value itself is quantized (e.g. a MobileNetV2 projection conv without skip).
+ * 4. Values that reach a graph output through shape-only ops (the network output) are not
+ *    quantized; graph inputs (the image) are not quantized.
+ *
+ * **Head and stem** (`headStem8bit`, MQBench Academic / BRECQ / PD-Quant default): the first
+ * layer's and the last layer's weights are 8-bit, and so is the activation quantizer feeding the
+ * last layer (found by walking back from the last layer's input through pooling/reshape ops).
+ *
+ * @module
+ */
+import type { Graph, Node } from "../../models/graph.ts";
+import { quantizableLayers } from "../../models/units.ts";
+
+/** Element-wise activations a quantizer is placed after. */
+export const ACTIVATION_OPS: ReadonlySet<string> = new Set([
+  "Relu",
+  "Clip",
+  "LeakyRelu",
+  "HardSwish",
+  "HardSigmoid",
+  "Sigmoid",
+  "Tanh",
+  "Gelu",
+  "BatchNormalization",
+]);
+
+/** Ops that move or pool values without creating new ones (a quantizer before them suffices). */
+export const PASS_OPS: ReadonlySet<string> = new Set([
+  "MaxPool",
+  "AveragePool",
+  "GlobalAveragePool",
+  "ReduceMean",
+  "Flatten",
+  "Reshape",
+  "Squeeze",
+  "Unsqueeze",
+  "Transpose",
+  "Identity",
+  "Dropout",
+  "Slice",
+]);
+
+const RESIDUAL_OPS = new Set(["Add", "Sum"]);
+
+/** A weight quantizer site. */
+export interface WeightSite {
+  /** The layer node's name. */
+  node: string;
+  /** The weight initializer's name. */
+  weight: string;
+  /** The per-channel axis of the weight tensor. */
+  axis: number;
+  channels: number;
+  bits: number;
+  role: "first" | "last" | "body";
+}
+
+/** An activation quantizer site: a node output value. */
+export interface ActSite {
+  /** The quantized value's name. */
+  value: string;
+  /** Its producer node and output slot. */
+  node: string;
+  slot: number;
+  bits: number;
+  /** Why it is there: after a layer (`layer`), a residual join (`residual`); `head`: feeds the last layer. */
+  role: "layer" | "residual" | "head";
+}
+
+/** The quantizers of a model. */
+export interface Placement {
+  weights: WeightSite[];
+  acts: ActSite[];
+}
+
+/** Options of {@linkcode placeQuantizers}. */
+export interface PlacementOptions {
+  wBits: number;
+  /** Activation bits; 32 (or more) leaves activations in float. */
+  aBits: number;
+  /** First/last layer weights and the activation feeding the last layer at 8 bits (default true). */
+  headStem8bit?: boolean;
+}
+
+/** The per-channel axis of a layer's weight. */
+export function weightAxis(node: Node, rank: number): number {
+  if (node.opType === "Gemm") return (node.attrs.transB as number | undefined) ? 0 : 1;
+  if (node.opType === "MatMul") return rank - 1;
+  if (node.opType === "ConvTranspose") return 1;
+  return 0;
+}
+
+/** Consumers of every value. */
+export function consumersOf(graph: Graph): Map<string, Node[]> {
+  const m = new Map<string, Node[]>();
+  for (const n of graph.nodes) {
+    for (const v of n.inputs) if (v) m.set(v, [...(m.get(v) ?? []), n]);
+  }
+  return m;
+}
+
+/** Places weight and activation quantizers on a graph. */
+export function placeQuantizers(graph: Graph, o: PlacementOptions): Placement {
+  const head = o.headStem8bit ?? true;
+  const layers = quantizableLayers(graph);
+  const cons = consumersOf(graph);
+  const producer = new Map<string, [Node, number]>();
+  for (const n of graph.nodes) n.outputs.forEach((v, s) => producer.set(v, [n, s]));
+  const isData = (v: string) => v && !graph.initializers.has(v) && !graph.constants.has(v);
+
+  const weights: WeightSite[] = layers.map((n, i) => {
+    const w = graph.initializers.get(n.inputs[1])!;
+    const axis = weightAxis(n, w.rank);
+    const role = i === layers.length - 1 ? "last" : i === 0 ? "first" : "body";
+    return {
+      node: n.name,
+      weight: n.inputs[1],
+      axis,
+      channels: w.shape[axis],
+      bits: head && role !== "body" ? 8 : o.wBits,
+      role,
+    };
+  });
+
+  const acts: ActSite[] = [];
+  if (o.aBits < 32) {
+    const graphOut = new Set(graph.outputs.map((v) => v.name));
+    const reachesOutput = (v: string): boolean => {
+      if (graphOut.has(v)) return true;
+      const cs = cons.get(v) ?? [];
+      return cs.length > 0 && cs.every((c) => PASS_OPS.has(c.opType) && c.outputs.some(reachesOutput));
+    };
+    const follow = (v: string): string => {
+      for (;;) {
+        const cs = cons.get(v) ?? [];
+        if (cs.length !== 1 || !ACTIVATION_OPS.has(cs[0].opType) || cs[0].inputs[0] !== v) return v;
+        v = cs[0].outputs[0];
+      }
+    };
+    const add = (value: string, role: ActSite["role"]) => {
+      if (acts.some((a) => a.value === value) || reachesOutput(value)) return;
+      const [node, slot] = producer.get(value)!;
+      acts.push({ value, node: node.name, slot, bits: o.aBits, role });
+    };
+    for (const l of layers) {
+      const v = follow(l.outputs[0]);
+      const joins = (cons.get(v) ?? []).filter((c) =>
+        RESIDUAL_OPS.has(c.opType) && c.inputs.filter((x) => isData(x)).length >= 2
+      );
+      if (joins.length) for (const j of joins) add(follow(j.outputs[0]), "residual");
+      else add(v, "layer");
+    }
+    // Order by producer position (topological).
+    const pos = new Map(graph.nodes.map((n, i) => [n.name, i]));
+    acts.sort((a, b) => pos.get(a.node)! - pos.get(b.node)!);
+    if (head && layers.length) {
+      const last = layers.at(-1)!;
+      const stack = [last.inputs[0]];
+      const seen = new Set<string>();
+      while (stack.length) {
+        const v = stack.pop()!;
+        if (seen.has(v)) continue;
+        seen.add(v);
+        const site = acts.find((a) => a.value === v);
+        if (site) {
+          site.bits = 8;
+          site.role = "head";
+          continue;
+        }
+        const p = producer.get(v);
+        if (p && (PASS_OPS.has(p[0].opType) || ACTIVATION_OPS.has(p[0].opType))) {
+          for (const i of p[0].inputs) if (isData(i)) stack.push(i);
+        }
+      }
+    }
+  }
+  return { weights, acts };
+}

@@ -1,0 +1,103 @@
+/**
+ * Export of a {@linkcode QuantModel} to ONNX in QDQ form, through `models/export.ts`'s `toOnnx`:
+ *
+ * - each quantized weight becomes its frozen dequantized values (exactly `(q − z)·s`) followed by
+ *   `QuantizeLinear → DequantizeLinear` with per-channel float scales and uint8 (int8 when
+ *   symmetric) zero points along the weight's channel axis (axis 0 for Conv);
+ * - each enabled activation quantizer becomes `[Clip] → QuantizeLinear → DequantizeLinear` with a
+ *   per-tensor scale and zero point, inserted between the producer and every consumer; the Clip
+ *   (to `[(qmin − z)·s, (qmax − z)·s]`) is added below 8 bits, because the 8-bit integer types of
+ *   QuantizeLinear clamp to the full 0…255 range, not to the `b`-bit one.
+ *
+ * onnxruntime rounds half to even, as the runtime's fake-quant does, so the exported model
+ * reproduces the simulated one up to float rounding of the arithmetic.
+ *
+ * @module
+ */
+import type { Graph, Node } from "../../models/graph.ts";
+import { type ExportTensor, toOnnx } from "../../models/export.ts";
+import type { Tensor } from "../../runtime/mod.ts";
+import type { QuantModel } from "./quantized_model.ts";
+
+/** Serialises the quantized model (its enabled quantizers) as a QDQ ONNX model. */
+export function toQdqOnnx(model: QuantModel, opts: { opset?: number } = {}): Uint8Array {
+  const g = model.graph;
+  const initializers = new Map<string, Tensor>(g.initializers);
+  const tensors: ExportTensor[] = [];
+  const extra: Node[] = [];
+  const renamedInput = new Map<Node, Map<number, string>>();
+  const zpType = (sym: boolean): "int8" | "uint8" => (sym ? "int8" : "uint8");
+
+  for (const q of model.weights.values()) {
+    if (!q.enabled) continue;
+    const node = g.nodes.find((n) => n.name === q.site.node)!;
+    const base = `${node.name}.w`;
+    const w = q.frozen ?? null;
+    if (!w) throw new TypeError(`toQdqOnnx: weight of "${node.name}" is not frozen (run the method first)`);
+    initializers.set(`${base}.deq`, w);
+    const c = q.site.channels;
+    tensors.push({ name: `${base}.scale`, data: q.qparams.scale, shape: [c], dtype: "float" });
+    tensors.push({ name: `${base}.zp`, data: q.qparams.zeroPoint, shape: [c], dtype: zpType(q.symmetric) });
+    extra.push({
+      name: `${base}.quant`,
+      opType: "QuantizeLinear",
+      inputs: [`${base}.deq`, `${base}.scale`, `${base}.zp`],
+      outputs: [`${base}.q`],
+      attrs: { axis: q.site.axis },
+    }, {
+      name: `${base}.dequant`,
+      opType: "DequantizeLinear",
+      inputs: [`${base}.q`, `${base}.scale`, `${base}.zp`],
+      outputs: [`${base}.dq`],
+      attrs: { axis: q.site.axis },
+    });
+    const m = renamedInput.get(node) ?? new Map();
+    m.set(1, `${base}.dq`);
+    renamedInput.set(node, m);
+  }
+
+  const renamedOutput = new Map<string, string>();
+  for (const q of model.acts.values()) {
+    if (!q.enabled || !q.scale) continue;
+    const v = q.site.value;
+    const raw = `${v}.float`;
+    renamedOutput.set(v, raw);
+    const s = q.scale.dataSync()[0];
+    tensors.push({ name: `${v}.scale`, data: [s], shape: [], dtype: "float" });
+    tensors.push({ name: `${v}.zp`, data: [q.zeroPoint], shape: [], dtype: zpType(q.symmetric) });
+    let src = raw;
+    const fullRange = q.symmetric ? q.qmin === -128 && q.qmax === 127 : q.qmin === 0 && q.qmax === 255;
+    if (!fullRange) {
+      tensors.push({ name: `${v}.lo`, data: [(q.qmin - q.zeroPoint) * s], shape: [], dtype: "float" });
+      tensors.push({ name: `${v}.hi`, data: [(q.qmax - q.zeroPoint) * s], shape: [], dtype: "float" });
+      extra.push({ name: `${v}.clip`, opType: "Clip", inputs: [raw, `${v}.lo`, `${v}.hi`], outputs: [`${v}.clipped`], attrs: {} });
+      src = `${v}.clipped`;
+    }
+    extra.push({
+      name: `${v}.quant`,
+      opType: "QuantizeLinear",
+      inputs: [src, `${v}.scale`, `${v}.zp`],
+      outputs: [`${v}.q`],
+      attrs: {},
+    }, {
+      name: `${v}.dequant`,
+      opType: "DequantizeLinear",
+      inputs: [`${v}.q`, `${v}.scale`, `${v}.zp`],
+      outputs: [v],
+      attrs: {},
+    });
+  }
+
+  const nodes = g.nodes.map((n) => {
+    const ins = renamedInput.get(n);
+    const outs = n.outputs.some((o) => renamedOutput.has(o));
+    if (!ins && !outs) return n;
+    return {
+      ...n,
+      inputs: n.inputs.map((v, i) => ins?.get(i) ?? v),
+      outputs: n.outputs.map((o) => renamedOutput.get(o) ?? o),
+    };
+  });
+  const out: Graph = { ...g, nodes, initializers };
+  return toOnnx(out, { opset: Math.max(opts.opset ?? 13, g.opset ?? 13), extra: { nodes: extra, tensors } });
+}

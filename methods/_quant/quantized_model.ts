@@ -1,0 +1,255 @@
+/**
+ * A quantized model: a {@linkcode Graph} plus per-layer weight quantizers and per-value
+ * activation quantizers, run through `models/execute.ts` with its `param` / `output` hooks.
+ *
+ * - Weight quantizer: per-channel scale and zero point (from an observer), an optional AdaRound
+ *   variable `V` (soft rounding while it is optimised), and, once frozen, the cached quantized
+ *   weight (hard rounding, or nearest rounding for RTN).
+ * - Activation quantizer: per-tensor scale (a trainable leaf, LSQ) and a fixed zero point.
+ * - Each quantizer can be switched off (FP mode); `setQuantState` switches them all.
+ * - QDrop: while `drop` is set, each element of a quantized activation is left in float with
+ *   probability `drop.prob` (a seeded mask).
+ *
+ * @module
+ */
+import {
+  adaroundWeight,
+  fakeQuant,
+  keep,
+  noGrad,
+  type Random,
+  type Tensor,
+  tidy,
+  upload,
+  where,
+} from "../../runtime/mod.ts";
+import { adaroundInit } from "../../runtime/mod.ts";
+import type { ExecuteOptions, Graph, Node } from "../../models/graph.ts";
+import { execute } from "../../models/execute.ts";
+import { bernoulliMask } from "./mask.ts";
+import { type ObserverKind, weightQParams } from "./observers.ts";
+import type { ActSite, Placement, WeightSite } from "./placement.ts";
+import { type QParams, qrange } from "./scheme.ts";
+
+/** The state of one weight quantizer. */
+export interface WeightQuantizer {
+  site: WeightSite;
+  symmetric: boolean;
+  qmin: number;
+  qmax: number;
+  /** Host copies of the per-channel parameters. */
+  qparams: QParams;
+  /** Broadcastable device copies (e.g. `[C, 1, 1, 1]`). */
+  scale: Tensor;
+  zeroPoint: Tensor;
+  /** AdaRound variable while the layer is being reconstructed. */
+  v: Tensor | null;
+  /** The frozen quantized weight (float values on the grid), once decided. */
+  frozen: Tensor | null;
+  enabled: boolean;
+}
+
+/** The state of one activation quantizer. */
+export interface ActQuantizer {
+  site: ActSite;
+  symmetric: boolean;
+  qmin: number;
+  qmax: number;
+  /** Scalar step size (a leaf; trainable with LSQ). */
+  scale: Tensor | null;
+  zeroPoint: number;
+  enabled: boolean;
+  inited: boolean;
+}
+
+/** Options of {@linkcode QuantModel.create}. */
+export interface QuantModelOptions {
+  /** Weight range observer (official: `mse`, the L_p p = 2.4 search). */
+  weightObserver?: "minmax" | "mse";
+  /** Activation range observer (official: `mse` with EMA across batches). */
+  actObserver?: ObserverKind;
+  symmetric?: boolean;
+  p?: number;
+}
+
+function broadcastShape(rank: number, axis: number, c: number): number[] {
+  return Array.from({ length: rank }, (_, i) => (i === axis ? c : 1));
+}
+
+/** A graph with quantizers. */
+export class QuantModel {
+  readonly weights = new Map<string, WeightQuantizer>();
+  readonly acts = new Map<string, ActQuantizer>();
+  /** QDrop: leave activation elements in float with this probability, using `rng`. */
+  drop: { prob: number; rng: Random } | null = null;
+  readonly actObserver: ObserverKind;
+  readonly p: number;
+
+  private constructor(readonly graph: Graph, readonly placement: Placement, o: QuantModelOptions) {
+    this.actObserver = o.actObserver ?? "mse";
+    this.p = o.p ?? 2.4;
+  }
+
+  /**
+   * Wraps a graph (BN already folded) and initialises every weight quantizer with the chosen
+   * observer. All quantizers start disabled (FP mode); activation quantizers start uninitialised.
+   */
+  static async create(graph: Graph, placement: Placement, o: QuantModelOptions = {}): Promise<QuantModel> {
+    const m = new QuantModel(graph, placement, o);
+    const sym = o.symmetric ?? false;
+    for (const site of placement.weights) {
+      const w = graph.initializers.get(site.weight)!;
+      const host = await w.data() as Float32Array;
+      // Move the channel axis first for the observer.
+      const data = site.axis === 0 ? host : moveAxisFirst(host, w.shape, site.axis);
+      const qp = weightQParams(data, site.channels, { bits: site.bits, symmetric: sym }, o.weightObserver ?? "mse", {
+        p: m.p,
+      });
+      const bshape = broadcastShape(w.rank, site.axis, site.channels);
+      const { qmin, qmax } = qrange({ bits: site.bits, symmetric: sym });
+      m.weights.set(site.node, {
+        site,
+        symmetric: sym,
+        qmin,
+        qmax,
+        qparams: qp,
+        scale: keep(upload(qp.scale, bshape, w.backend)),
+        zeroPoint: keep(upload(qp.zeroPoint, bshape, w.backend)),
+        v: null,
+        frozen: null,
+        enabled: false,
+      });
+    }
+    for (const site of placement.acts) {
+      const { qmin, qmax } = qrange({ bits: site.bits, symmetric: sym });
+      m.acts.set(site.value, {
+        site,
+        symmetric: sym,
+        qmin,
+        qmax,
+        scale: null,
+        zeroPoint: 0,
+        enabled: false,
+        inited: false,
+      });
+    }
+    return m;
+  }
+
+  /** Switches every weight / activation quantizer on or off. */
+  setQuantState(weights: boolean, acts: boolean): void {
+    for (const q of this.weights.values()) q.enabled = weights;
+    for (const q of this.acts.values()) q.enabled = acts && q.inited;
+  }
+
+  /** Sets an activation quantizer's parameters (after observation) and marks it initialised. */
+  setActParams(value: string, scale: number, zeroPoint: number): void {
+    const q = this.acts.get(value)!;
+    const backend = this.graph.initializers.values().next().value!.backend;
+    q.scale?.dispose();
+    q.scale = keep(upload(new Float32Array([scale]), [], backend));
+    q.zeroPoint = zeroPoint;
+    q.inited = true;
+  }
+
+  /** The quantized weight of a layer as currently configured (soft AdaRound if `v` is set). */
+  quantizedWeight(q: WeightQuantizer): Tensor {
+    if (q.frozen) return q.frozen;
+    const w = this.graph.initializers.get(q.site.weight)!;
+    if (q.v) return adaroundWeight(w, q.v, q.scale, q.zeroPoint, q.qmin, q.qmax, false);
+    return fakeQuant(w, q.scale, q.zeroPoint, q.qmin, q.qmax);
+  }
+
+  /** Starts AdaRound on a layer: `V` initialised so that `h(V)` equals `frac(W / s)`. */
+  async startAdaround(node: string): Promise<Tensor> {
+    const q = this.weights.get(node)!;
+    const w = this.graph.initializers.get(q.site.weight)!;
+    const wd = await w.data() as Float32Array;
+    const sd = await q.scale.data() as Float32Array;
+    const v = new Float32Array(wd.length);
+    const inner = stride(w.shape, q.site.axis), c = q.site.channels;
+    for (let i = 0; i < wd.length; i++) {
+      const x = wd[i] / sd[Math.floor(i / inner) % c];
+      v[i] = adaroundInit(x - Math.floor(x));
+    }
+    q.frozen?.dispose();
+    q.frozen = null;
+    q.v?.dispose();
+    q.v = keep(upload(v, w.shape, w.backend)).variable();
+    return q.v;
+  }
+
+  /** Freezes a layer's weight: hard AdaRound rounding if `V` is set, else nearest rounding. */
+  freezeWeight(node: string): void {
+    const q = this.weights.get(node)!;
+    const w = this.graph.initializers.get(q.site.weight)!;
+    const frozen = noGrad(() =>
+      tidy(() =>
+        q.v
+          ? adaroundWeight(w, q.v, q.scale, q.zeroPoint, q.qmin, q.qmax, true)
+          : fakeQuant(w, q.scale, q.zeroPoint, q.qmin, q.qmax)
+      )
+    );
+    q.frozen?.dispose();
+    q.frozen = keep(frozen);
+    q.v?.dispose();
+    q.v = null;
+  }
+
+  /** The `param` hook: quantized weights for enabled weight quantizers. */
+  readonly param = (node: Node, slot: number, value: Tensor): Tensor => {
+    if (slot !== 1) return value;
+    const q = this.weights.get(node.name);
+    if (!q || !q.enabled) return value;
+    return this.quantizedWeight(q);
+  };
+
+  /** The `output` hook: fake-quantized activations (with QDrop's random drop when set). */
+  readonly output = (node: Node, slot: number, value: Tensor): Tensor => {
+    const q = this.acts.get(node.outputs[slot]);
+    if (!q || !q.enabled || !q.scale) return value;
+    const y = fakeQuant(value, q.scale, q.zeroPoint, q.qmin, q.qmax);
+    if (!this.drop || this.drop.prob <= 0) return y;
+    const mask = bernoulliMask(value.shape, this.drop.prob, this.drop.rng, value.backend);
+    return where(mask, value, y);
+  };
+
+  /** Runs (part of) the graph with the quantizers as currently enabled. Use inside `tidy`. */
+  run(opts: Omit<ExecuteOptions, "param" | "output">): Record<string, Tensor> {
+    return execute(this.graph, { ...opts, param: this.param, output: this.output });
+  }
+
+  /** Runs the model on graph inputs and returns the first graph output. Use inside `tidy`. */
+  forward(x: Tensor): Tensor {
+    const name = this.graph.inputs[0].name;
+    return this.run({ feeds: { [name]: x } })[this.graph.outputs[0].name];
+  }
+
+  /** Releases the quantizer tensors. */
+  dispose(): void {
+    for (const q of this.weights.values()) {
+      for (const t of [q.scale, q.zeroPoint, q.v, q.frozen]) t?.dispose();
+    }
+    for (const q of this.acts.values()) q.scale?.dispose();
+  }
+}
+
+/** Elements per step of `axis` (the product of the trailing dimensions). */
+function stride(shape: readonly number[], axis: number): number {
+  return shape.slice(axis + 1).reduce((a, b) => a * b, 1);
+}
+
+/** Host transpose moving `axis` to the front (row-major). */
+export function moveAxisFirst(data: Float32Array, shape: readonly number[], axis: number): Float32Array {
+  const c = shape[axis], inner = stride(shape, axis);
+  const outer = data.length / (c * inner);
+  const out = new Float32Array(data.length);
+  let k = 0;
+  for (let ch = 0; ch < c; ch++) {
+    for (let o = 0; o < outer; o++) {
+      const base = o * c * inner + ch * inner;
+      for (let i = 0; i < inner; i++) out[k++] = data[base + i];
+    }
+  }
+  return out;
+}

@@ -1,0 +1,52 @@
+/**
+ * QDrop — Wei, Gong, Li, Liu, Yu, "QDrop: Randomly Dropping Quantization for Extremely Low-bit
+ * Post-Training Quantization", ICLR 2022 (arXiv 2203.05740).
+ *
+ * Objective: BRECQ's block reconstruction
+ * `min_{V, s_a} ‖B̂(x̃; V, s_a, M) − B(x)‖² + λ Σ (1 − |2h(V) − 1|^β)`, where inside the block each
+ * activation element is left unquantized with probability `dropProb` (= 0.5; random mask `M`
+ * per iteration), and the block input `x̃` takes each element from the quantized-model input
+ * with probability `inputMixProb` (= 0.5), else from the FP-model input.
+ *
+ * Deviations from the paper:
+ * - The official `prob` (probability of keeping the float value, 0.5) maps to `dropProb = 0.5`;
+ *   the mixed block input follows the PD-Quant/QDrop code's `input_prob = 0.5`.
+ * - Masks are drawn with xoshiro128** seeded from the run's seeded generator (reproducible), not
+ *   torch's generator.
+ * - Blocks come from the graph structure; budgets `smoke`/`quick` cut iterations and calibration.
+ *
+ * @module
+ */
+import { z } from "zod";
+import { type Method, parseConfig, reconFields } from "./_quant/config.ts";
+import { runBaseline } from "./_quant/baseline.ts";
+
+const config = z.object({
+  ...reconFields,
+  /** Probability that an activation element inside the unit stays in float (official `prob`). */
+  dropProb: z.number().min(0).max(1).default(0.5),
+  /** Probability that a block-input element comes from the quantized model (else FP). */
+  inputMixProb: z.number().min(0).max(1).default(0.5),
+}).strict();
+
+/** QDrop block reconstruction. */
+export const qdrop: Method<typeof config> = {
+  id: "qdrop",
+  paper: {
+    title: "QDrop: Randomly Dropping Quantization for Extremely Low-bit Post-Training Quantization",
+    authors: "Wei, Gong, Li, Liu, Yu",
+    venue: "ICLR 2022",
+    url: "https://arxiv.org/abs/2203.05740",
+  },
+  config,
+  run(ctx, raw) {
+    const c = parseConfig(config, raw, "qdrop");
+    return runBaseline(ctx, c, {
+      granularity: "block",
+      adaround: true,
+      lsq: true,
+      dropProb: c.dropProb,
+      inputMixProb: c.inputMixProb,
+    });
+  },
+};

@@ -1,0 +1,45 @@
+/**
+ * RTN — round-to-nearest post-training quantization (the common baseline of every paper here;
+ * e.g. the "Min-Max"/"MSE" rows of PD-Quant's and QDrop's tables).
+ *
+ * Objective: none optimised. Weights: per-channel asymmetric grids chosen by the official L_p
+ * (p = 2.4) search, then rounded to nearest. Activations: per-tensor asymmetric grids chosen by
+ * the same search on calibration data, unit by unit, each unit's observers seeing the already
+ * quantized upstream (as the reconstruction methods initialise them).
+ *
+ * Deviations from the paper:
+ * - "RTN" has no single paper; this is the initialisation BRECQ/QDrop/PD-Quant start from
+ *   (their `init mode mse`), without any reconstruction.
+ * - Activation ranges come from a histogram (4096 bins) L_p search rather than element-wise.
+ *
+ * @module
+ */
+import { z } from "zod";
+import { type Method, parseConfig } from "./_quant/config.ts";
+import { commonFields } from "./_quant/config.ts";
+import { runBaseline } from "./_quant/baseline.ts";
+
+const config = z.object({ ...commonFields }).strict();
+
+/** Round-to-nearest with MSE-searched ranges. */
+export const rtn: Method<typeof config> = {
+  id: "rtn",
+  paper: {
+    title: "Round-to-nearest with L_p-searched ranges (baseline; initialisation of BRECQ/QDrop)",
+    authors: "—",
+    venue: "—",
+    url: "https://github.com/wimh966/QDrop",
+  },
+  config,
+  run(ctx, raw) {
+    const c = parseConfig(config, raw, "rtn");
+    return runBaseline(ctx, c, {
+      granularity: "block",
+      adaround: false,
+      lsq: false,
+      dropProb: 0,
+      inputMixProb: 1,
+      noOptimisation: true,
+    });
+  },
+};

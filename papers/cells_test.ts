@@ -1,0 +1,108 @@
+import { assert, assertEquals } from "./_testing.ts";
+import {
+  BUDGETS,
+  cellId,
+  explainMissing,
+  PAPERS,
+  planCell,
+  proxyModelFor,
+  recipeFor,
+  runKey,
+} from "./mod.ts";
+
+const { pdquant, mrecg } = PAPERS;
+const cell = (id: string) => {
+  const c = [...pdquant.cells, ...mrecg.cells].find((c) => c.id === id);
+  if (!c) throw new Error(`no cell ${id}`);
+  return c;
+};
+
+Deno.test("paper models map to the proxy models", () => {
+  assertEquals(proxyModelFor("resnet18"), "proxy_resnet");
+  assertEquals(proxyModelFor("resnet50"), "proxy_resnet");
+  assertEquals(proxyModelFor("mobilenetv2"), "proxy_mbv2");
+  assertEquals(proxyModelFor("mobilenetv2_x0.5"), "proxy_mbv2_w05");
+  assertEquals(proxyModelFor("mobilenetv2_x0.35"), "proxy_mbv2_w05");
+  assertEquals(proxyModelFor("deit_s"), "proxy_vit");
+  assertEquals(proxyModelFor("regnetx_600mf"), undefined);
+});
+
+Deno.test("every recipe covers existing cells and every implemented cell has a recipe", () => {
+  for (const paper of Object.values(PAPERS)) {
+    for (const c of paper.cells) {
+      const implemented = ["pdquant", "qdrop", "brecq", "adaround", "mrecg+brecq", "mrecg+qdrop"];
+      assertEquals(Boolean(recipeFor(paper.recipes, c)), implemented.includes(c.method), c.id);
+    }
+  }
+});
+
+Deno.test("budgets scale iterations and DC steps, and machine settings stay out of the key", () => {
+  const c = cell("pdquant/mobilenetv2/w2a2/pdquant");
+  const r = recipeFor(pdquant.recipes, c);
+  const smoke = planCell(c, r, "proxy", "smoke", pdquant.meta);
+  const paper = planCell(c, r, "proxy", "paper", pdquant.meta);
+  assert(smoke.ok && paper.ok);
+  assertEquals(smoke.runs.length, 1);
+  assertEquals(paper.runs.map((x) => x.seed), [1005, 1006, 1007]);
+  assertEquals(smoke.runs[0].config.iters, 20);
+  assertEquals(smoke.runs[0].config.calib_n, 64);
+  assertEquals(paper.runs[0].config.iters, 20000);
+  assertEquals(paper.runs[0].config.dc_steps, 500);
+  assertEquals(paper.runs[0].config.T, 1);
+  assertEquals(BUDGETS.quick.iters(20000), 2000);
+  assertEquals(paper.runs[0].key, runKey(paper.runs[0]));
+});
+
+Deno.test("ResNet-18 and ResNet-50 share one proxy run", () => {
+  const plan = (id: string) => {
+    const c = cell(id);
+    const p = planCell(c, recipeFor(pdquant.recipes, c), "proxy", "quick", pdquant.meta);
+    assert(p.ok);
+    return p.runs.map((r) => r.key);
+  };
+  assertEquals(plan("pdquant/resnet18/w2a2/pdquant"), plan("pdquant/resnet50/w2a2/pdquant"));
+});
+
+Deno.test("cells that cannot run say why and how", () => {
+  const c = cell("pdquant/resnet18/w2a2/pdquant");
+  const r = recipeFor(pdquant.recipes, c);
+  const why = explainMissing(c, r, "imagenet", pdquant.meta);
+  assert(why.reason.includes("brecq_v1.0/resnet18"), why.reason);
+  assert(why.how?.includes("brecq_resnet18.onnx") && why.how.includes("--models-dir"));
+  const subset = planCell(c, r, "imagenet-subset", "quick", pdquant.meta);
+  assert(!subset.ok);
+  const cited = cell(cellId("mrecg", "resnet18", 4, 4, "aciq-mix"));
+  const none = planCell(cited, recipeFor(mrecg.recipes, cited), "proxy", "quick", mrecg.meta);
+  assert(!none.ok && none.reason.includes("not implemented"));
+});
+
+Deno.test("MRECG recipes carry the code's merge schemes and calibration sizes", () => {
+  const c = cell("mrecg/resnet50/w2a2/mrecg+qdrop");
+  const r = recipeFor(mrecg.recipes, c)!;
+  assertEquals(r.fixed.calibration.n, 2048);
+  assertEquals(r.fixed.config.scheme, [
+    1,
+    2,
+    3,
+    [4, 4],
+    5,
+    6,
+    [7, 7, 7],
+    8,
+    9,
+    10,
+    [11, 11],
+    12,
+    13,
+    14,
+  ]);
+  assertEquals(r.fixed.config.prob, 0.5);
+});
+
+Deno.test("claims take the paper's printed delta where there is one", () => {
+  const c = mrecg.claims.find((c) => c.id === "mrecg/mobilenetv2_x0.5/w2a4/mrecg+brecq>brecq");
+  assertEquals(c?.paperGap.value, 6.61);
+  const p = pdquant.claims.find((c) => c.id === "pdquant/mobilenetv2/w2a2/pdquant>qdrop");
+  assertEquals(p?.paperGap.value, 3.48);
+  assertEquals(p?.paperGap.verified, false);
+});

@@ -1,0 +1,52 @@
+/**
+ * `deno task report [paper…] [--results DIR] [--out DIR] [--deviations FILE] [--skips FILE]`
+ *
+ * Writes `out/reports/<paper>.html` for each paper (all papers when none is named) from
+ * `out/results/<paper>.jsonl`. `--deviations` is a JSON object `{method: [deviation, …]}` (the
+ * lists the method modules provide); `--skips` a JSON array `[{cell, suite, reason, how?}]` (why
+ * the runner skipped a cell).
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { writeReports } from "./write.ts";
+
+async function main(): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: Deno.args,
+    allowPositionals: true,
+    options: {
+      results: { type: "string", default: "out/results" },
+      out: { type: "string", default: "out/reports" },
+      deviations: { type: "string" },
+      skips: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help) {
+    console.log(
+      "usage: deno task report [paper…] [--results DIR] [--out DIR] [--deviations FILE] " +
+        "[--skips FILE]",
+    );
+    return 0;
+  }
+  const readJson = async (p?: string) => p ? JSON.parse(await Deno.readTextFile(p)) : undefined;
+  const written = await writeReports({
+    papers: positionals,
+    resultsDir: values.results,
+    outDir: values.out,
+    methodDeviations: await readJson(values.deviations),
+    skips: await readJson(values.skips),
+  });
+  for (const p of written) console.log(`wrote ${p}`);
+  return 0;
+}
+
+if (import.meta.main) {
+  try {
+    Deno.exit(await main());
+  } catch (e) {
+    console.error(`report: ${(e as Error).message}`);
+    Deno.exit(1);
+  }
+}

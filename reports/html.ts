@@ -1,0 +1,354 @@
+/**
+ * View model → one self-contained HTML page: inline CSS, inline SVG, no script, no external URL.
+ * Source locators (which may be URLs) are printed as plain text, never as links.
+ *
+ * @module
+ */
+import { barChart, dotChart, esc, lineChart, PALETTE } from "./charts.ts";
+import type { CellView, ClaimView, ReportView, Stat, SuiteView } from "./view.ts";
+
+const CSS = `
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0 auto;max-width:1400px;
+padding:16px 24px;color:#1a1a1a}
+h1{font-size:22px;margin:0 0 4px}h2{font-size:18px;margin:28px 0 8px;border-bottom:1px solid #ddd}
+.meta{color:#555}.small{font-size:12px;color:#555}code{font-size:12px}
+table{border-collapse:collapse;width:100%;margin:8px 0}
+th,td{border-bottom:1px solid #e5e5e5;padding:3px 6px;text-align:left;vertical-align:top}
+th{background:#f6f6f6;position:sticky;top:0}td.num{text-align:right;font-variant-numeric:tabular-nums}
+tbody.cell{border-top:2px solid #ccc}
+.v-agrees,.v-holds{color:#0a6b2c;font-weight:600}.v-differs,.v-does-not-hold{color:#b00020;
+font-weight:600}.v-inconclusive,.v-see-claims{color:#8a6d00}.v-not-run,.v-n-a{color:#777}
+.cls{display:inline-block;padding:0 5px;border-radius:3px;font-size:12px;background:#eee}
+.cls-exact{background:#d7f0dd}.cls-same-arch{background:#e3ecfb}.cls-proxy{background:#f6ecd2}
+.unverified{color:#b35c00;font-size:12px}.inferred{color:#6a4fb0;font-size:12px}
+.charts{display:flex;flex-wrap:wrap;gap:12px}
+svg.chart{border:1px solid #eee;background:#fff;font-size:11px}
+svg .chart-title{font-size:13px;font-weight:600}svg .grid{stroke:#eee}svg .zero{stroke:#999}
+details summary{cursor:pointer;color:#0057a8}ul.tight{margin:4px 0;padding-left:20px}
+.warn{background:#fff4e5;border-left:4px solid #e69f00;padding:6px 10px}
+`;
+
+function num(v: number | undefined, digits = 2): string {
+  return v === undefined ? "—" : v.toFixed(digits);
+}
+
+function statText(s: Stat | undefined): string {
+  if (!s) return "—";
+  const sd = s.n > 1 ? ` ± ${s.std.toFixed(2)}` : "";
+  return `${s.mean.toFixed(2)}${sd} <span class="small">(n=${s.n})</span>`;
+}
+
+function signed(v: number | undefined): string {
+  if (v === undefined) return "—";
+  return (v > 0 ? "+" : "") + v.toFixed(2);
+}
+
+function verdictClass(v: string): string {
+  return `v-${v.replace(/[^a-z]+/gi, "-").toLowerCase()}`;
+}
+
+function paperCell(c: CellView): string {
+  const p = c.paper;
+  const flags = [
+    p.verified ? "" : `<span class="unverified">unverified source</span>`,
+    p.inferred ? `<span class="inferred" title="${esc(p.inferred)}">inferred</span>` : "",
+  ].filter(Boolean).join(" ");
+  const alts = c.alternates.map((a) =>
+    `<div class="small">${esc(a.version ?? "other")}: ${a.value.toFixed(2)}${
+      a.verified ? "" : ` <span class="unverified">unverified</span>`
+    } <span title="${esc(a.source)}">[${esc(a.source.split(" · ")[0])}]</span>${
+      a.versionNote ? ` — ${esc(a.versionNote)}` : ""
+    }</div>`
+  ).join("");
+  return `<td class="num paper-value">${p.value.toFixed(2)} ${flags}${alts}</td>` +
+    `<td class="num">${num(p.fp32)}</td><td class="num">${num(p.drop)}</td>` +
+    `<td class="small">${esc(p.source)}${p.version ? `<br>version: ${esc(p.version)}` : ""}${
+      p.inferred ? `<br><span class="inferred">${esc(p.inferred)}</span>` : ""
+    }</td>`;
+}
+
+function runsDetails(s: SuiteView): string {
+  if (!s.runs.length) return "";
+  const items = s.runs.map((r) =>
+    `<li><code>${esc(r.key)}</code> · commit ${esc(r.commit)} · seed ${r.seed} · started ${
+      esc(r.started)
+    } · ${num(r.value)} · ${esc(r.backend)}</li>`
+  ).join("");
+  return `<details><summary>${s.runs.length} run(s)</summary><ul class="tight">${items}</ul>` +
+    `</details>`;
+}
+
+function suiteCells(s: SuiteView): string {
+  const attrs = `data-suite="${s.suite}" data-status="${s.status}" data-verdict="${s.verdict}"` +
+    (s.cls ? ` data-class="${s.cls}"` : "");
+  const cls = s.cls ? `<span class="cls cls-${s.cls}">${s.cls}</span>` : "";
+  const verdict = `<span class="${verdictClass(s.verdict)}">${esc(s.verdict)}</span>`;
+  if (s.status !== "measured") {
+    return `<td ${attrs}>${esc(s.suite)}</td><td colspan="5" class="small">${esc(s.reason ?? "")}${
+      s.how ? `<br>how: ${esc(s.how)}` : ""
+    }${s.stale ? `<br>${s.stale} record(s) of an older recipe version left out` : ""}</td>` +
+      `<td>${cls}</td><td>${verdict}</td>`;
+  }
+  const deltaTitle = s.cls === "exact"
+    ? "measured − paper"
+    : s.cls === "same-arch"
+    ? "drop measured − drop paper"
+    : "";
+  return `<td ${attrs}>${esc(s.suite)}<div class="small">${esc(s.model ?? "")} · ${
+    esc(s.budget ?? "")
+  }</div></td>` +
+    `<td class="num measured">${statText(s.measured)}${
+      s.exported ? `<div class="small">QDQ onnxruntime: ${statText(s.exported)}</div>` : ""
+    }</td>` +
+    `<td class="num">${statText(s.fp32)}</td><td class="num">${statText(s.drop)}</td>` +
+    `<td class="num" title="${deltaTitle}">${signed(s.delta)}${
+      s.tolerance !== undefined ? `<div class="small">tol ±${s.tolerance}</div>` : ""
+    }</td><td>${runsDetails(s)}</td><td>${cls}</td><td>${verdict}</td>`;
+}
+
+function cellRows(c: CellView): string {
+  const head =
+    `<td rowspan="__ROWSPAN__">${esc(c.model)}<div class="small">${esc(c.arch)}</div></td>` +
+    `<td rowspan="__ROWSPAN__">${esc(c.bits)}</td><td rowspan="__ROWSPAN__">${
+      esc(c.methodPrinted)
+    }` +
+    `<div class="small">${esc(c.method)} · ${esc(c.origin)}</div></td>`;
+  const allNA = c.suites.every((s) => s.status === "n/a");
+  const suites = allNA ? [c.suites[0]] : c.suites;
+  const paper = paperCell(c).replace(/<td/g, `<td rowspan="__ROWSPAN__"`);
+  const rows = suites.map((s, i) => {
+    const inner = allNA
+      ? `<td data-suite="all" data-status="n/a" data-verdict="n/a">—</td><td colspan="5" ` +
+        `class="small">${esc(s.reason ?? "")}</td><td></td><td><span class="v-n-a">` +
+        `not reproduced</span></td>`
+      : suiteCells(s);
+    return `<tr>${i === 0 ? head + paper : ""}${inner}</tr>`;
+  }).join("");
+  return `<tbody class="cell" data-cell="${esc(c.id)}">${
+    rows.replaceAll("__ROWSPAN__", String(suites.length))
+  }</tbody>`;
+}
+
+function claimRows(c: ClaimView): string {
+  const pg = `${signed(c.paperGap.value)}${
+    c.paperGap.verified ? "" : ` <span class="unverified">unverified</span>`
+  }<div class="small">${esc(c.paperGap.basis)}</div>`;
+  if (!c.checks.length) {
+    return `<tr data-claim="${esc(c.id)}" data-verdict="not run"><td>${esc(c.text)}</td>` +
+      `<td class="num">${pg}</td><td colspan="4" class="small">no suite has both runs yet</td>` +
+      `<td><span class="v-not-run">not run</span></td></tr>`;
+  }
+  return c.checks.map((k, i) =>
+    `<tr data-claim="${esc(c.id)}" data-suite="${k.suite}" data-verdict="${k.verdict}">` +
+    (i === 0
+      ? `<td rowspan="${c.checks.length}">${esc(c.text)}</td><td rowspan="${c.checks.length}" ` +
+        `class="num">${pg}</td>`
+      : "") +
+    `<td>${esc(k.suite)} <span class="cls cls-${k.cls}">${k.cls}</span>${
+      k.shared ? `<div class="small">run shared with another architecture's claim</div>` : ""
+    }</td><td class="num">${statText(k.better)}</td><td class="num">${statText(k.worse)}</td>` +
+    `<td class="num">${signed(k.gap)}<div class="small">band ±${k.band}</div></td>` +
+    `<td><span class="${verdictClass(k.verdict)}">${k.verdict}</span></td></tr>`
+  ).join("");
+}
+
+const SUITE_PREF = ["imagenet", "imagenet-subset", "proxy"] as const;
+
+function charts(view: ReportView): string {
+  const out: string[] = [];
+  const archs = [...new Set(view.cells.map((c) => c.arch))];
+  const proposed = [
+    ...new Set(view.cells.filter((c) => c.origin === "proposed").map((c) => c.method)),
+  ];
+  for (const arch of archs) {
+    const cs = view.cells.filter((c) => c.arch === arch);
+    const model = cs.find((c) => c.origin === "proposed")?.model ?? cs[0].model;
+    const bits = [...new Set(cs.map((c) => c.bits))];
+    const series: Parameters<typeof dotChart>[0]["series"] = [];
+    for (const m of proposed) {
+      const mc = cs.filter((c) => c.method === m);
+      if (!mc.length) continue;
+      const at = (b: string) => mc.find((c) => c.bits === b);
+      series.push({
+        name: `${m} · paper`,
+        points: bits.map((b) => {
+          const c = at(b);
+          return c ? { value: c.paper.value } : undefined;
+        }),
+      });
+      for (const suite of SUITE_PREF) {
+        const pts = bits.map((b) => {
+          const s = at(b)?.suites.find((x) => x.suite === suite && x.measured);
+          return s?.measured
+            ? { value: s.measured.mean, err: s.measured.std, label: `n=${s.measured.n}` }
+            : undefined;
+        });
+        if (pts.some(Boolean)) series.push({ name: `${m} · ${suite}`, points: pts, hollow: true });
+      }
+    }
+    if (series.length) {
+      out.push(dotChart({
+        title: `${model}: paper vs measured top-1 per bit-width`,
+        categories: bits,
+        series,
+        yLabel: "top-1 (%)",
+        yDomain: [0, 100],
+      }));
+    }
+    // Methods ptq-bench runs (cited-only baselines would crowd the chart; they stay in the table).
+    const methods = [
+      ...new Set(
+        cs.filter((c) => c.paper.drop !== undefined && c.suites.some((s) => s.status !== "n/a"))
+          .map((c) => c.method),
+      ),
+    ];
+    if (methods.length) {
+      const barSeries: Parameters<typeof barChart>[0]["series"] = [];
+      const faded: boolean[] = [];
+      const colors: string[] = [];
+      methods.forEach((m, i) => {
+        const at = (b: string) => cs.find((c) => c.method === m && c.bits === b);
+        barSeries.push({ name: `${m} · paper`, values: bits.map((b) => at(b)?.paper.drop) });
+        faded.push(false);
+        colors.push(PALETTE[i % PALETTE.length]);
+        const best = SUITE_PREF.find((suite) =>
+          bits.some((b) => at(b)?.suites.find((s) => s.suite === suite)?.drop)
+        );
+        if (best) {
+          const ds = bits.map((b) => at(b)?.suites.find((s) => s.suite === best)?.drop);
+          barSeries.push({
+            name: `${m} · ${best}`,
+            values: ds.map((d) => d?.mean),
+            err: ds.map((d) => d?.std),
+          });
+          faded.push(true);
+          colors.push(PALETTE[i % PALETTE.length]);
+        }
+      });
+      out.push(barChart({
+        title: `${model}: drop from FP32 per method`,
+        categories: bits,
+        series: barSeries,
+        yLabel: "FP32 − quantized (pts)",
+        faded,
+        colors,
+      }));
+    }
+  }
+  return out.join("\n");
+}
+
+/**
+ * Render a report view as one self-contained HTML page.
+ *
+ * @example
+ * ```ts
+ * import { buildView, renderHtml } from "./mod.ts";
+ * import { pdquant } from "../papers/mod.ts";
+ * const html = renderHtml(buildView(pdquant, [], { generated: "2024-01-01T00:00:00Z" }));
+ * console.log(html.includes("<svg")); // true
+ * ```
+ */
+export function renderHtml(view: ReportView): string {
+  const p = view.paper;
+  const t = view.tolerances;
+  const s = view.summary;
+  const warnings = view.warnings.length
+    ? `<div class="warn"><b>Warnings</b><ul class="tight">${
+      view.warnings.map((w) => `<li>${esc(w)}</li>`).join("")
+    }</ul></div>`
+    : "";
+  const unitCharts = view.unitLosses.map((g) =>
+    lineChart({
+      title: `reconstruction loss per unit · ${g.title}`,
+      x: g.units,
+      series: g.series,
+      yLabel: "loss",
+      log: true,
+    })
+  ).join("\n");
+  const runs = view.runs.map((r) =>
+    `<tr><td><code>${esc(r.key)}</code></td><td>${esc(r.commit)}</td><td class="num">${r.seed}` +
+    `</td><td>${esc(r.started)}</td><td class="num">${r.wall_s.toFixed(1)}</td><td>${
+      esc(r.backend)
+    }</td><td><code>${esc(r.sha256.slice(0, 12))}</code></td><td class="num">${num(r.value)}` +
+    `</td></tr>`
+  ).join("");
+  return `<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${esc(p.short)}: measured vs reported · ptq-bench</title>
+<style>${CSS}</style></head>
+<body data-paper="${esc(p.id)}">
+<h1>${esc(p.title)}</h1>
+<div class="meta">${esc(p.authors)} · ${esc(p.venue)} · arXiv ${esc(p.arxiv)}</div>
+<div class="small">official code: ${p.code.map(esc).join("; ")} · generated ${
+    esc(view.generated)
+  } by ptq-bench</div>
+${warnings}
+<h2>Summary</h2>
+<p id="summary">${s.cells} reported cells; ${s.measured} measured in at least one suite;
+${s.agrees} suite comparisons agree and ${s.differs} differ within the tolerances below.
+Claims: ${s.claims.holds} hold, ${s.claims.not} do not hold, ${s.claims.inconclusive}
+inconclusive, ${s.claims.unchecked} not checked yet.</p>
+<h2>How numbers are compared</h2>
+<ul class="tight" id="tolerances">
+<li><span class="cls cls-exact">exact</span> the paper's checkpoint on the full ImageNet val set
+(suite <code>imagenet</code>): agrees when |measured − paper| ≤ ${t.exact} pt.</li>
+<li><span class="cls cls-same-arch">same-arch</span> the same architecture with another checkpoint
+or on the 1,300-image val subset (suite <code>imagenet-subset</code>): compares the drop from each
+side's own FP32; agrees when |drop<sub>measured</sub> − drop<sub>paper</sub>| ≤ ${t.sameArch}
+pt.</li>
+<li><span class="cls cls-proxy">proxy</span> small models on Fashion-MNIST (suite
+<code>proxy</code>): no per-cell verdict; the paper's claims (method orderings) are checked. A
+claim holds when the measured gap exceeds a noise band of max(${t.proxyNoise} pt, 2 × the
+standard error of the gap), does not hold when it is below minus that band, and is inconclusive
+in between.</li>
+<li>Measured values are the mean ± sample standard deviation over seeds (n runs) of the largest
+budget recorded (paper &gt; quick &gt; smoke). Paper values are percent top-1 as printed.</li>
+</ul>
+<h2>Charts</h2>
+<div class="charts">${charts(view)}</div>
+${
+    unitCharts
+      ? `<h2>Reconstruction loss along the network</h2><div class="charts">${unitCharts}</div>`
+      : ""
+  }
+<h2>Claims</h2>
+<table id="claims"><thead><tr><th>claim</th><th>paper gap</th><th>suite</th><th>better</th>
+<th>worse</th><th>measured gap</th><th>verdict</th></tr></thead>
+<tbody>${view.claims.map(claimRows).join("")}</tbody></table>
+<h2>Reported cells</h2>
+<table id="cells"><thead><tr><th>model</th><th>W/A</th><th>method</th><th>paper</th>
+<th>FP32</th><th>drop</th><th>source</th><th>suite</th><th>measured</th><th>FP32 measured</th>
+<th>drop measured</th><th>Δ</th><th>runs</th><th>class</th><th>verdict</th></tr></thead>
+${view.cells.map(cellRows).join("\n")}
+</table>
+<h2>Runs</h2>
+<table id="runs"><thead><tr><th>run key</th><th>commit</th><th>seed</th><th>started</th>
+<th>wall s</th><th>backend</th><th>model sha256</th><th>value</th></tr></thead>
+<tbody>${runs || `<tr><td colspan="8">no runs recorded yet</td></tr>`}</tbody></table>
+<h2>Deviations from the papers</h2>
+${
+    view.deviations.map((d) =>
+      `<h3 class="small">${esc(d.scope)}</h3><ul class="tight">${
+        d.items.map((i) => `<li>${esc(i)}</li>`).join("")
+      }</ul>`
+    ).join("")
+  }
+<h2>Sources</h2>
+<p class="small">${esc(p.transcription)}</p>
+<ul class="tight" id="sources">${
+    view.sources.map((src) =>
+      `<li><b>${esc(src.id)}</b> ${esc(src.kind)}: ${esc(src.locator)}${
+        src.note ? ` — ${esc(src.note)}` : ""
+      }</li>`
+    ).join("")
+  }</ul>
+<h3 class="small">Not found in any source</h3>
+<ul class="tight">${p.notFound.map((n) => `<li>${esc(n)}</li>`).join("")}</ul>
+<h3 class="small">Secondary-source facts (unverified)</h3>
+<ul class="tight">${p.secondary.map((n) => `<li>${esc(n)}</li>`).join("")}</ul>
+</body></html>
+`;
+}

@@ -1,0 +1,98 @@
+import { assert, assertEquals } from "../papers/_testing.ts";
+import { PAPERS, pdquant } from "../papers/mod.ts";
+import { buildView, lineChart, renderHtml, stat } from "./mod.ts";
+import { pdquantFixture } from "./_fixtures.ts";
+
+const GENERATED = "2024-06-01T00:00:00.000Z";
+const metas = Object.fromEntries(Object.values(PAPERS).map((p) => [p.meta.id, p.meta]));
+const view = buildView(pdquant, pdquantFixture(), { generated: GENERATED, metas });
+const html = renderHtml(view);
+
+function suiteOf(cell: string, suite: string) {
+  return view.cells.find((c) => c.id === cell)?.suites.find((s) => s.suite === suite);
+}
+
+Deno.test("stat gives the mean and the sample standard deviation", () => {
+  const s = stat([1, 2, 3])!;
+  assertEquals([s.mean, s.std, s.n], [2, 1, 3]);
+  assertEquals(stat([5])?.std, 0);
+  assertEquals(stat([]), undefined);
+});
+
+Deno.test("exact cells compare values against the exact tolerance", () => {
+  const agree = suiteOf("pdquant/resnet18/w2a2/pdquant", "imagenet")!;
+  assertEquals([agree.cls, agree.verdict, agree.delta], ["exact", "agrees", -0.58]);
+  const differ = suiteOf("pdquant/resnet18/w4a4/pdquant", "imagenet")!;
+  assertEquals([differ.cls, differ.verdict, differ.delta], ["exact", "differs", -2.3]);
+});
+
+Deno.test("same-arch cells compare drops from each side's FP32", () => {
+  const agree = suiteOf("pdquant/mobilenetv2/w4a4/pdquant", "imagenet-subset")!;
+  assertEquals([agree.cls, agree.verdict], ["same-arch", "agrees"]);
+  assertEquals(agree.delta, -0.19); // 4.1 measured vs 72.62 − 68.33 = 4.29
+  const differ = suiteOf("pdquant/mobilenetv2/w2a2/qdrop", "imagenet-subset")!;
+  assertEquals(differ.verdict, "differs");
+});
+
+Deno.test("proxy cells defer to claims, and claims hold or not with their gaps", () => {
+  const p = suiteOf("pdquant/mobilenetv2/w2a2/pdquant", "proxy")!;
+  assertEquals([p.cls, p.verdict, p.measured?.n], ["proxy", "see claims", 3]);
+  const holds = view.claims.find((c) => c.id === "pdquant/mobilenetv2/w2a2/pdquant>qdrop")!;
+  assertEquals(holds.checks[0].verdict, "holds");
+  assertEquals(holds.checks[0].gap, 3.1);
+  assertEquals(holds.paperGap.value, 3.48);
+  const not = view.claims.find((c) => c.id === "pdquant/resnet18/w4a4/pdquant>qdrop")!;
+  assertEquals(not.checks[0].verdict, "does not hold");
+  // ResNet-50 W4A4 maps to the same proxy run.
+  const r50 = view.claims.find((c) => c.id === "pdquant/resnet50/w4a4/pdquant>qdrop")!;
+  assertEquals(r50.checks[0].shared, true);
+});
+
+Deno.test("cells no suite ran say why and how", () => {
+  const s = suiteOf("pdquant/resnet50/w2a2/pdquant", "imagenet")!;
+  assertEquals(s.verdict, "not run");
+  assert(s.reason?.includes("brecq_v1.0/resnet50") && s.how?.includes("--models-dir"));
+  const cited = view.cells.find((c) => c.id === "pdquant/resnet18/w4a4/aciq-mix")!;
+  assert(cited.suites.every((x) => x.status === "n/a"));
+});
+
+Deno.test("the page holds every reported cell with its class and verdict", () => {
+  for (const c of pdquant.cells) assert(html.includes(`data-cell="${c.id}"`), c.id);
+  assert(html.includes('data-suite="imagenet" data-status="measured" data-verdict="agrees"'));
+  assert(html.includes('data-verdict="differs" data-class="exact"'));
+  assert(html.includes('data-class="same-arch"'));
+  assert(html.includes('data-verdict="holds"'));
+  assert(html.includes("53.14")); // the CVPR/v3 alternate
+  assert(html.includes("unverified"));
+  assert(html.includes("tol ±1"));
+  assert(html.includes("reconstruction loss per unit"));
+  assert(html.includes(GENERATED));
+  assertEquals(view.summary.agrees, 2);
+  assertEquals(view.summary.differs, 2);
+});
+
+Deno.test("the page loads nothing from the network", () => {
+  assert(!/\b(?:src|href)\s*=\s*["']?\s*(?:https?:)?\/\//i.test(html), "an external src/href");
+  assert(!/<script\b/i.test(html), "a script");
+  assert(!/<link\b/i.test(html), "a link element");
+  assert(!/@import|url\(/i.test(html), "a CSS import");
+});
+
+Deno.test("the report of a paper without records still renders every cell", () => {
+  for (const paper of Object.values(PAPERS)) {
+    const page = renderHtml(buildView(paper, [], { generated: GENERATED, metas }));
+    assertEquals(page.match(/<tbody class="cell"/g)?.length, paper.cells.length);
+  }
+});
+
+Deno.test("the line chart draws one path per series and skips gaps", () => {
+  const svg = lineChart({
+    title: "t",
+    x: ["a", "b", "c"],
+    yLabel: "loss",
+    series: [{ name: "s1", values: [1, undefined, 3] }, { name: "s2", values: [2, 2, 2] }],
+    log: true,
+  });
+  assertEquals(svg.match(/<path /g)?.length, 2);
+  assertEquals(svg.match(/<circle /g)?.length, 5);
+});

@@ -1,0 +1,510 @@
+/**
+ * Records + a paper → the report's view model (pure: no I/O, no clock).
+ *
+ * Each reported cell gets, per suite, the measured value (mean ± sample std over seeds), its
+ * comparability class and a verdict against a stated tolerance:
+ * - `exact` (the paper's checkpoint on the full val set): |measured − paper| ≤ tol.exact;
+ * - `same-arch` (same architecture, another checkpoint or a val subset):
+ *   |drop_measured − drop_paper| ≤ tol.sameArch, drops taken from each side's FP32;
+ * - `proxy` (the project's small models): the cell has no verdict of its own; the paper's claims
+ *   (method orderings) are checked instead.
+ *
+ * @module
+ */
+import {
+  type Cell,
+  type Claim,
+  explainMissing,
+  type Paper,
+  type PaperMeta,
+  planCell,
+  recipeFor,
+  type ReportedRow,
+  type ResultRecord,
+  runKey,
+  type Suite,
+  SUITES,
+} from "../papers/mod.ts";
+
+/** The tolerances of the verdicts, in percentage points. */
+export interface Tolerances {
+  /** exact: |measured − paper|. */
+  exact: number;
+  /** same-arch: |drop_measured − drop_paper|. */
+  sameArch: number;
+  /** claims: the smallest noise band around a gap of 0. */
+  proxyNoise: number;
+}
+
+/** The tolerances used unless a caller passes others. */
+export const DEFAULT_TOLERANCES: Tolerances = { exact: 1.0, sameArch: 2.0, proxyNoise: 0.25 };
+
+/** A comparability class. */
+export type ComparabilityClass = "exact" | "same-arch" | "proxy";
+
+/** Mean, sample standard deviation (n − 1; 0 when n = 1) and count. */
+export interface Stat {
+  mean: number;
+  std: number;
+  n: number;
+}
+
+/** Mean and sample std of values (undefined when empty). */
+export function stat(values: readonly number[]): Stat | undefined {
+  const n = values.length;
+  if (n === 0) return undefined;
+  const mean = values.reduce((s, v) => s + v, 0) / n;
+  const varSum = values.reduce((s, v) => s + (v - mean) ** 2, 0);
+  return { mean, std: n > 1 ? Math.sqrt(varSum / (n - 1)) : 0, n };
+}
+
+/** A measured number's provenance. */
+export interface RunRef {
+  key: string;
+  commit: string;
+  seed: number;
+  started: string;
+  budget: string;
+  recipe: string;
+  model: string;
+  sha256: string;
+  backend: string;
+  wall_s: number;
+  value?: number;
+  notes: string[];
+}
+
+/** One suite of one cell. */
+export interface SuiteView {
+  suite: Suite;
+  cls?: ComparabilityClass;
+  status: "measured" | "not-run" | "n/a";
+  model?: string;
+  budget?: string;
+  measured?: Stat;
+  fp32?: Stat;
+  drop?: Stat;
+  exported?: Stat;
+  /** exact: measured − paper; same-arch: drop_measured − drop_paper. */
+  delta?: number;
+  tolerance?: number;
+  verdict: "agrees" | "differs" | "see claims" | "not run" | "n/a" | "no paper FP32";
+  reason?: string;
+  how?: string;
+  runs: RunRef[];
+  /** Records of an older recipe version that were left out. */
+  stale: number;
+}
+
+/** A paper value with its provenance. */
+export interface PaperValue {
+  value: number;
+  fp32?: number;
+  drop?: number;
+  verified: boolean;
+  inferred?: string;
+  version?: string;
+  versionNote?: string;
+  source: string;
+}
+
+/** One reported cell. */
+export interface CellView {
+  id: string;
+  arch: string;
+  model: string;
+  bits: string;
+  w: number;
+  a: number;
+  method: string;
+  methodPrinted: string;
+  origin: string;
+  paper: PaperValue;
+  alternates: PaperValue[];
+  suites: SuiteView[];
+}
+
+/** One claim, checked in every suite where both sides ran. */
+export interface ClaimView {
+  id: string;
+  text: string;
+  paperGap: Claim["paperGap"];
+  checks: {
+    suite: Suite;
+    cls: ComparabilityClass;
+    better: Stat;
+    worse: Stat;
+    gap: number;
+    band: number;
+    verdict: "holds" | "does not hold" | "inconclusive";
+    shared: boolean;
+  }[];
+}
+
+/** A per-unit loss series (the MRECG oscillation plot). */
+export interface UnitLossGroup {
+  title: string;
+  units: string[];
+  series: { name: string; values: (number | undefined)[] }[];
+}
+
+/** The whole report. */
+export interface ReportView {
+  paper: {
+    id: string;
+    title: string;
+    short: string;
+    arxiv: string;
+    venue: string;
+    authors: string;
+    code: string[];
+    transcription: string;
+    notFound: string[];
+    secondary: string[];
+  };
+  generated: string;
+  tolerances: Tolerances;
+  cells: CellView[];
+  claims: ClaimView[];
+  unitLosses: UnitLossGroup[];
+  runs: RunRef[];
+  deviations: { scope: string; items: string[] }[];
+  sources: { id: string; kind: string; locator: string; note?: string }[];
+  warnings: string[];
+  summary: {
+    cells: number;
+    measured: number;
+    agrees: number;
+    differs: number;
+    claims: { holds: number; not: number; inconclusive: number; unchecked: number };
+  };
+}
+
+/** What `buildView` needs besides the paper and its records. */
+export interface ViewOptions {
+  /** An ISO time stamp shown in the page (pass it in: the view is pure). */
+  generated: string;
+  tolerances?: Tolerances;
+  /** Metadata of other papers whose rows this paper borrows (for their source descriptions). */
+  metas?: Record<string, PaperMeta>;
+  /** Method-level deviations (from methods/), by method id. */
+  methodDeviations?: Record<string, string[]>;
+  /** Why a runner skipped a cell in a suite, overriding the generic explanation. */
+  skips?: { cell: string; suite: Suite; reason: string; how?: string }[];
+  /** Problems met while reading the records (e.g. a torn last line). */
+  warnings?: string[];
+}
+
+const BUDGET_ORDER = ["paper", "quick", "smoke"];
+
+function round2(v: number): number {
+  return Math.round(v * 100) / 100;
+}
+
+function sourceText(row: ReportedRow, metas: Record<string, PaperMeta>): string {
+  const s = row.source;
+  const src = metas[s.paper]?.sources[s.source_id];
+  return `${s.paper}:${s.source_id}${src ? ` (${src.kind})` : ""} · ${s.table} · row "${s.row}"` +
+    ` · column "${s.column}"`;
+}
+
+function paperValue(row: ReportedRow, metas: Record<string, PaperMeta>): PaperValue {
+  return {
+    value: row.value,
+    fp32: row.fp32,
+    drop: row.fp32 === undefined ? undefined : round2(row.fp32 - row.value),
+    verified: row.verified,
+    inferred: row.inferred,
+    version: row.version,
+    versionNote: row.version_note,
+    source: sourceText(row, metas),
+  };
+}
+
+function runRef(r: ResultRecord, metric: "top1" | "map"): RunRef {
+  return {
+    key: runKey(r),
+    commit: r.versions.ptq_bench,
+    seed: r.seed,
+    started: r.started,
+    budget: r.budget,
+    recipe: `${r.recipe.id}@${r.recipe.version}`,
+    model: r.model.name,
+    sha256: r.model.sha256,
+    backend: `${r.backend} (${r.adapter})`,
+    wall_s: r.wall_s,
+    value: r.metrics[metric],
+    notes: r.notes,
+  };
+}
+
+function classOf(suite: Suite): ComparabilityClass | undefined {
+  if (suite === "imagenet") return "exact";
+  if (suite === "imagenet-subset") return "same-arch";
+  if (suite === "proxy") return "proxy";
+  return undefined;
+}
+
+interface Matched {
+  view: SuiteView;
+  records: ResultRecord[];
+}
+
+function suiteView(
+  paper: Paper,
+  cell: Cell,
+  suite: Suite,
+  records: readonly ResultRecord[],
+  tol: Tolerances,
+  used: Set<ResultRecord>,
+  skip?: { reason: string; how?: string },
+): Matched {
+  const recipe = recipeFor(paper.recipes, cell);
+  const plan = planCell(cell, recipe, suite, "paper", paper.meta);
+  const base = { suite, runs: [], stale: 0 };
+  if (!plan.ok) {
+    const status = recipe && suite !== "voc" ? "not-run" : "n/a";
+    return {
+      view: { ...base, status, verdict: status === "n/a" ? "n/a" : "not run", ...plan },
+      records: [],
+    };
+  }
+  const model = plan.runs[0].model.name;
+  const candidates = records.filter((r) =>
+    r.paper === paper.meta.id && r.suite === suite && r.recipe.id === recipe!.id &&
+    r.method === cell.method && r.bits.w === cell.w_bits && r.bits.a === cell.a_bits &&
+    r.model.name === model
+  );
+  const current = candidates.filter((r) => r.recipe.version === recipe!.version);
+  const stale = candidates.length - current.length;
+  const budget = BUDGET_ORDER.find((b) => current.some((r) => r.budget === b));
+  const chosen = current.filter((r) => r.budget === budget && r.metrics[cell.metric] !== undefined);
+  const cls = classOf(suite);
+  if (chosen.length === 0) {
+    const why = skip ?? explainMissing(cell, recipe, suite, paper.meta);
+    return {
+      view: { ...base, stale, cls, model, status: "not-run", verdict: "not run", ...why },
+      records: [],
+    };
+  }
+  for (const r of chosen) used.add(r);
+  const values = chosen.map((r) => r.metrics[cell.metric]!);
+  const measured = stat(values)!;
+  const fp32Values = chosen.flatMap((r) => r.fp32[cell.metric] ?? []);
+  const fp32 = stat(fp32Values);
+  const drop = fp32Values.length === chosen.length
+    ? stat(chosen.map((r) => r.fp32[cell.metric]! - r.metrics[cell.metric]!))
+    : undefined;
+  const exported = stat(chosen.flatMap((r) => r.exported?.[cell.metric] ?? []));
+  const view: SuiteView = {
+    ...base,
+    stale,
+    cls,
+    model,
+    budget,
+    status: "measured",
+    measured,
+    fp32,
+    drop,
+    exported,
+    verdict: "see claims",
+    runs: chosen.map((r) => runRef(r, cell.metric)),
+  };
+  const paperDrop = cell.row.fp32 === undefined ? undefined : cell.row.fp32 - cell.row.value;
+  if (cls === "exact") {
+    view.delta = round2(measured.mean - cell.row.value);
+    view.tolerance = tol.exact;
+    view.verdict = Math.abs(view.delta) <= tol.exact ? "agrees" : "differs";
+  } else if (cls === "same-arch") {
+    view.tolerance = tol.sameArch;
+    if (paperDrop === undefined || drop === undefined) {
+      view.verdict = "no paper FP32";
+    } else {
+      view.delta = round2(drop.mean - paperDrop);
+      view.verdict = Math.abs(view.delta) <= tol.sameArch ? "agrees" : "differs";
+    }
+  }
+  return { view, records: chosen };
+}
+
+function bitsLabel(w: number, a: number): string {
+  return `W${w}A${a}`;
+}
+
+/**
+ * Build the report's view model.
+ *
+ * @example
+ * ```ts
+ * import { buildView } from "./view.ts";
+ * import { pdquant } from "../papers/mod.ts";
+ * const view = buildView(pdquant, [], { generated: "2024-01-01T00:00:00Z" });
+ * console.log(view.cells.length > 0, view.summary.measured); // true 0
+ * ```
+ */
+export function buildView(
+  paper: Paper,
+  records: readonly ResultRecord[],
+  opts: ViewOptions,
+): ReportView {
+  const tol = opts.tolerances ?? DEFAULT_TOLERANCES;
+  const metas: Record<string, PaperMeta> = { ...(opts.metas ?? {}), [paper.meta.id]: paper.meta };
+  const used = new Set<ResultRecord>();
+  const matchedBy = new Map<string, Map<Suite, Matched>>();
+  const cells: CellView[] = paper.cells.map((cell) => {
+    const bySuite = new Map<Suite, Matched>();
+    const suites = SUITES.map((suite) => {
+      const skip = opts.skips?.find((s) => s.cell === cell.id && s.suite === suite);
+      const m = suiteView(paper, cell, suite, records, tol, used, skip);
+      bySuite.set(suite, m);
+      return m.view;
+    }).filter((s) => s.status !== "n/a" || s.suite !== "voc");
+    matchedBy.set(cell.id, bySuite);
+    return {
+      id: cell.id,
+      arch: cell.arch,
+      model: cell.model,
+      bits: bitsLabel(cell.w_bits, cell.a_bits),
+      w: cell.w_bits,
+      a: cell.a_bits,
+      method: cell.method,
+      methodPrinted: cell.row.method_printed,
+      origin: cell.row.origin,
+      paper: paperValue(cell.row, metas),
+      alternates: cell.alternates.map((r) => paperValue(r, metas)),
+      suites,
+    };
+  });
+
+  const claims: ClaimView[] = paper.claims.map((claim) => {
+    const checks: ClaimView["checks"] = [];
+    for (const suite of SUITES) {
+      const b = matchedBy.get(claim.betterCell)?.get(suite);
+      const w = matchedBy.get(claim.worseCell)?.get(suite);
+      const bs = b?.view.measured;
+      const ws = w?.view.measured;
+      if (!bs || !ws) continue;
+      const gap = round2(bs.mean - ws.mean);
+      const se = bs.n > 1 && ws.n > 1 ? Math.sqrt(bs.std ** 2 / bs.n + ws.std ** 2 / ws.n) : 0;
+      const band = round2(Math.max(tol.proxyNoise, 2 * se));
+      const verdict = gap > band ? "holds" : gap < -band ? "does not hold" : "inconclusive";
+      const shared = paper.claims.some((c) =>
+        c !== claim && c.better === claim.better && c.worse === claim.worse &&
+        c.w_bits === claim.w_bits && c.a_bits === claim.a_bits &&
+        matchedBy.get(c.betterCell)?.get(suite)?.view.model === b!.view.model
+      );
+      checks.push({
+        suite,
+        cls: classOf(suite)!,
+        better: bs,
+        worse: ws,
+        gap,
+        band,
+        verdict,
+        shared,
+      });
+    }
+    return { id: claim.id, text: claim.text, paperGap: claim.paperGap, checks };
+  });
+
+  // Per-unit losses, grouped by (suite, model, bits); one series per method (mean over seeds).
+  const groups = new Map<string, ResultRecord[]>();
+  for (const r of used) {
+    if (!r.metrics.unit_losses?.length) continue;
+    const k = `${r.suite} · ${r.model.name} · ${bitsLabel(r.bits.w, r.bits.a)}`;
+    groups.set(k, [...(groups.get(k) ?? []), r]);
+  }
+  const unitLosses: UnitLossGroup[] = [...groups].sort(([a], [b]) => a.localeCompare(b)).map(
+    ([title, rs]) => {
+      const units: string[] = [];
+      for (const r of rs) {
+        for (const u of r.metrics.unit_losses!) if (!units.includes(u.unit)) units.push(u.unit);
+      }
+      const methods = [...new Set(rs.map((r) => r.method))].sort();
+      return {
+        title,
+        units,
+        series: methods.map((m) => ({
+          name: m,
+          values: units.map((u) =>
+            stat(
+              rs.filter((r) => r.method === m).flatMap((r) =>
+                r.metrics.unit_losses!.filter((x) => x.unit === u).map((x) => x.loss)
+              ),
+            )?.mean
+          ),
+        })),
+      };
+    },
+  );
+
+  const warnings = [...(opts.warnings ?? [])];
+  const unused = records.filter((r) => !used.has(r) && r.paper === paper.meta.id);
+  if (unused.length) {
+    warnings.push(
+      `${unused.length} record(s) of ${paper.meta.id} match no current cell, recipe version or ` +
+        `preferred budget (e.g. ${runKey(unused[0])})`,
+    );
+  }
+  const stale = cells.reduce((s, c) => s + c.suites.reduce((t, v) => t + v.stale, 0), 0);
+  if (stale) warnings.push(`${stale} record(s) of older recipe versions are left out`);
+
+  const methodDeviations = Object.entries(opts.methodDeviations ?? {})
+    .filter(([m]) => paper.cells.some((c) => c.method === m))
+    .map(([m, items]) => ({ scope: `method ${m}`, items }));
+  const recordNotes = [...new Set([...used].flatMap((r) => r.notes))];
+  const deviations = [
+    { scope: `paper ${paper.meta.short}`, items: paper.deviations },
+    ...methodDeviations,
+    ...(recordNotes.length ? [{ scope: "notes from the runs", items: recordNotes }] : []),
+  ];
+
+  const sources = Object.entries(metas).flatMap(([pid, meta]) =>
+    pid === paper.meta.id || paper.rows.some((r) => r.source.paper === pid)
+      ? Object.entries(meta.sources).map(([id, s]) => ({ id: `${pid}:${id}`, ...s }))
+      : []
+  );
+
+  const measuredViews = cells.flatMap((c) => c.suites.filter((s) => s.status === "measured"));
+  const runs = [...used].sort((a, b) => runKey(a).localeCompare(runKey(b))).map((r) =>
+    runRef(r, r.metrics.top1 !== undefined ? "top1" : "map")
+  );
+  return {
+    paper: {
+      id: paper.meta.id,
+      title: paper.meta.title,
+      short: paper.meta.short,
+      arxiv: paper.meta.arxiv,
+      venue: paper.meta.venue,
+      authors: paper.meta.authors,
+      code: paper.meta.code.map((c) => `${c.repo} @ ${c.commit}${c.note ? ` (${c.note})` : ""}`),
+      transcription: paper.meta.transcription_status,
+      notFound: paper.meta.not_found,
+      secondary: paper.meta.secondary_facts,
+    },
+    generated: opts.generated,
+    tolerances: tol,
+    cells,
+    claims,
+    unitLosses,
+    runs,
+    deviations,
+    sources,
+    warnings,
+    summary: {
+      cells: cells.length,
+      measured: cells.filter((c) => c.suites.some((s) => s.status === "measured")).length,
+      agrees: measuredViews.filter((s) => s.verdict === "agrees").length,
+      differs: measuredViews.filter((s) => s.verdict === "differs").length,
+      claims: {
+        holds: claims.filter((c) => c.checks.some((k) => k.verdict === "holds")).length,
+        not: claims.filter((c) => c.checks.some((k) => k.verdict === "does not hold")).length,
+        inconclusive:
+          claims.filter((c) =>
+            c.checks.length > 0 && c.checks.every((k) => k.verdict === "inconclusive")
+          ).length,
+        unchecked: claims.filter((c) => c.checks.length === 0).length,
+      },
+    },
+  };
+}

@@ -1,0 +1,54 @@
+/**
+ * Read each paper's results file and write its report: `<out>/<paper>.html`.
+ *
+ * @module
+ */
+import { type PaperMeta, PAPERS, readRecords, resultsPath } from "../papers/mod.ts";
+import { renderHtml } from "./html.ts";
+import { buildView, type Tolerances, type ViewOptions } from "./view.ts";
+
+/** Options of `writeReports`. */
+export interface WriteReportsOptions {
+  papers?: string[];
+  resultsDir?: string;
+  outDir?: string;
+  /** ISO time stamp shown in the pages (default: now). */
+  generated?: string;
+  tolerances?: Tolerances;
+  methodDeviations?: Record<string, string[]>;
+  skips?: ViewOptions["skips"];
+}
+
+/** Write one HTML report per paper; returns the paths written. */
+export async function writeReports(opts: WriteReportsOptions = {}): Promise<string[]> {
+  const ids = opts.papers?.length ? opts.papers : Object.keys(PAPERS);
+  const outDir = (opts.outDir ?? "out/reports").replace(/\/+$/, "");
+  const metas: Record<string, PaperMeta> = Object.fromEntries(
+    Object.values(PAPERS).map((p) => [p.meta.id, p.meta]),
+  );
+  await Deno.mkdir(outDir, { recursive: true });
+  const written: string[] = [];
+  for (const id of ids) {
+    const paper = PAPERS[id];
+    if (!paper) {
+      throw new RangeError(`Unknown paper "${id}": known papers are ${Object.keys(PAPERS)}`);
+    }
+    const path = resultsPath(id, opts.resultsDir);
+    const { records, torn } = await readRecords(path);
+    const warnings = torn
+      ? [`${path}:${torn.line}: a torn last line was skipped (${torn.reason})`]
+      : [];
+    const view = buildView(paper, records, {
+      generated: opts.generated ?? new Date().toISOString(),
+      tolerances: opts.tolerances,
+      metas,
+      methodDeviations: opts.methodDeviations,
+      skips: opts.skips,
+      warnings,
+    });
+    const out = `${outDir}/${id}.html`;
+    await Deno.writeTextFile(out, renderHtml(view));
+    written.push(out);
+  }
+  return written;
+}

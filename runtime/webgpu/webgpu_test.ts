@@ -1,0 +1,488 @@
+/**
+ * WebGPU backend vs the CPU reference kernels. Every test skips (ignored) where no adapter
+ * exists.
+ */
+import assert from "node:assert/strict";
+import type { HostArray } from "../backend.ts";
+import { CpuBackend } from "../cpu/backend.ts";
+import { type Op, type OpAttrs, OPS, sizeOf } from "../ops.ts";
+import { Random } from "../random.ts";
+import { runOp, type Tensor, tidy, upload } from "../tensor.ts";
+import { backward } from "../autograd.ts";
+import { conv2d, mean, relu } from "../math.ts";
+import { Adam } from "../optim.ts";
+import { createWebGpuBackend, type GemmVariant, type WebGpuBackend } from "./mod.ts";
+import { GPU_KERNELS } from "./kernels.ts";
+
+const gpu = await createWebGpuBackend();
+const cpu = new CpuBackend({ fast: false });
+const ignore = !gpu;
+const opts = { ignore, sanitizeResources: false, sanitizeOps: false };
+
+type In = { data: HostArray; shape: number[] };
+const rnd = new Random(7);
+const randn = (shape: number[]): In => ({ data: rnd.normalArray(sizeOf(shape)), shape });
+const uni = (shape: number[], lo: number, hi: number): In => ({
+  data: rnd.uniformArray(sizeOf(shape), lo, hi),
+  shape,
+});
+const ints = (shape: number[], lo: number, hi: number): In => ({
+  data: Int32Array.from({ length: sizeOf(shape) }, () => lo + rnd.int(hi - lo)),
+  shape,
+});
+
+/** Checks |gpu - cpu| <= rtol * |cpu| + atol * max|cpu| element by element (NaN matches NaN). */
+function close(got: HostArray, want: HostArray, rtol: number, what: string): void {
+  assert.equal(got.length, want.length, `${what}: length`);
+  let scale = 0;
+  for (const v of want) if (Number.isFinite(v)) scale = Math.max(scale, Math.abs(v));
+  for (let i = 0; i < want.length; i++) {
+    const a = got[i], b = want[i];
+    if (Number.isNaN(b) && Number.isNaN(a)) continue;
+    if (a === b) continue;
+    const tol = rtol * Math.abs(b) + rtol * 0.1 * scale + 1e-7;
+    if (!(Math.abs(a - b) <= tol)) {
+      throw new assert.AssertionError({
+        message: `${what}: element ${i}: webgpu ${a} vs cpu ${b} (tol ${tol})`,
+      });
+    }
+  }
+}
+
+async function check<O extends Op>(
+  op: O,
+  ins: In[],
+  attrs: OpAttrs[O],
+  rtol = 1e-5,
+  be: WebGpuBackend = gpu!,
+): Promise<void> {
+  const tc = ins.map((i) => upload(i.data, i.shape, cpu));
+  const tg = ins.map((i) => upload(i.data, i.shape, be));
+  const yc = runOp(op, tc, attrs);
+  const yg = runOp(op, tg, attrs);
+  const what = `${op} [${ins.map((i) => `[${i.shape}]`).join(" ")}] ${JSON.stringify(attrs)}`;
+  assert.deepEqual(yg.shape, yc.shape, `${what}: shape`);
+  assert.equal(yg.dtype, yc.dtype, `${what}: dtype`);
+  close(await yg.data(), yc.dataSync(), rtol, what);
+  for (const t of [...tc, ...tg, yc, yg]) t.dispose();
+}
+
+const covered = new Set<Op>();
+const checkOp = <O extends Op>(op: O, ins: In[], attrs: OpAttrs[O], rtol?: number) => {
+  covered.add(op);
+  return check(op, ins, attrs, rtol);
+};
+
+Deno.test({
+  name: "webgpu kernel table covers every op of ops.ts",
+  fn: () => assert.deepEqual(Object.keys(GPU_KERNELS).sort(), [...OPS].sort()),
+});
+
+Deno.test({
+  name: "webgpu unary ops match cpu, including round half to even and clip",
+  ...opts,
+  async fn() {
+    const x = randn([3, 17]);
+    for (
+      const op of ["neg", "exp", "abs", "sign", "relu", "sigmoid", "tanh", "erf", "floor"] as const
+    ) {
+      await checkOp(op, [x], {});
+    }
+    const wide = uni([5, 9], -12, 12);
+    for (const op of ["sigmoid", "tanh", "erf"] as const) await checkOp(op, [wide], {});
+    const pos = uni([4, 5], 0.01, 10);
+    await checkOp("log", [pos], {});
+    await checkOp("sqrt", [pos], {});
+    const halves = {
+      data: Float32Array.from([-2.5, -1.5, -0.5, 0.5, 1.5, 2.5, 0.49, -3.7]),
+      shape: [8],
+    };
+    await checkOp("round", [halves], {});
+    await checkOp("roundSte", [halves], {});
+    await checkOp("sign", [{ data: Float32Array.from([0, -0, 3, -2]), shape: [4] }], {});
+    await checkOp("clip", [x], { lo: -0.5, hi: 0.7 });
+    await checkOp("exp", [{ data: Float32Array.from([1.5]), shape: [] }], {});
+  },
+});
+
+Deno.test({
+  name: "webgpu binary and comparison ops broadcast like cpu (f32, i32, mixed)",
+  ...opts,
+  async fn() {
+    const pairs: [In, In][] = [
+      [randn([2, 3, 5]), randn([3, 1])],
+      [randn([4, 1, 6]), randn([1, 5, 1])],
+      [randn([7]), randn([])],
+      [randn([]), randn([2, 3])],
+      [randn([3, 4]), randn([3, 4])],
+    ];
+    const ops = ["add", "sub", "mul", "div", "minimum", "maximum"] as const;
+    for (const [a, b] of pairs) for (const op of ops) await checkOp(op, [a, b], {});
+    // comparisons on values with ties
+    const ta = ints([4, 6], -2, 3), tb = ints([6], -2, 3);
+    const fa = { data: Float32Array.from(ta.data), shape: ta.shape };
+    const fb = { data: Float32Array.from(tb.data), shape: tb.shape };
+    for (const op of ["lt", "le", "gt", "ge", "eq", "ne"] as const) {
+      await checkOp(op, [fa, fb], {});
+      await checkOp(op, [ta, tb], {});
+    }
+    await checkOp("pow", [uni([3, 5], 0.1, 3), randn([5])], {});
+    const negBase = { data: Float32Array.from([-2, -3, 0, 2, -1.5, 4]), shape: [6] };
+    const exps = { data: Float32Array.from([3, 2, 2, 0.5, 2, -1]), shape: [6] };
+    await checkOp("pow", [negBase, exps], {});
+    // i32 arithmetic, and an i32 tensor with an f32 scalar (how math.ts lifts numbers)
+    const ia = ints([3, 4], -50, 50), ib = ints([4], 1, 9);
+    for (const op of ["add", "sub", "mul", "div", "minimum", "maximum"] as const) {
+      await checkOp(op, [ia, ib], {});
+    }
+    await checkOp("mul", [ia, { data: Float32Array.from([2.5]), shape: [] }], {});
+    await checkOp("div", [ia, { data: Int32Array.from([0, 3, -2, 7]), shape: [4] }], {});
+  },
+});
+
+Deno.test({
+  name: "webgpu where, cast and expand match cpu",
+  ...opts,
+  async fn() {
+    const cond = { data: Float32Array.from([1, 0, 0, 1, 1]), shape: [5] };
+    await checkOp("where", [cond, randn([3, 5]), randn([1])], {});
+    await checkOp("where", [ints([2, 1], 0, 2), ints([2, 3], -5, 5), ints([3], -5, 5)], {});
+    await checkOp("cast", [uni([4, 6], -9, 9)], { dtype: "i32" });
+    await checkOp("cast", [ints([5], -9, 9)], { dtype: "f32" });
+    await checkOp("expand", [randn([3, 1])], { shape: [2, 3, 4] });
+    await checkOp("expand", [ints([1, 4], 0, 9)], { shape: [3, 4] });
+    await checkOp("expand", [randn([])], { shape: [2, 2] });
+  },
+});
+
+Deno.test({
+  name: "webgpu reductions over arbitrary axes, argmax and topk match cpu",
+  ...opts,
+  async fn() {
+    const x = randn([3, 4, 5]);
+    const axesList = [[], [0], [1], [2], [0, 2], [1, 2], [0, 1, 2]];
+    for (const op of ["sum", "max", "min"] as const) {
+      for (const axes of axesList) {
+        for (const keepDims of [false, true]) await checkOp(op, [x], { axes, keepDims });
+      }
+    }
+    // long reductions with few outputs take the workgroup path
+    const long = randn([3, 3000]);
+    for (const op of ["sum", "max", "min"] as const) {
+      await checkOp(op, [long], { axes: [1], keepDims: false }, 1e-4);
+      await checkOp(op, [long], { axes: [0, 1], keepDims: false }, 1e-4);
+    }
+    await checkOp("sum", [ints([4, 6], -9, 9)], { axes: [1], keepDims: false });
+    await checkOp("max", [ints([4, 6], -9, 9)], { axes: [0], keepDims: true });
+    await checkOp("sum", [{ data: new Float32Array(0), shape: [3, 0] }], {
+      axes: [1],
+      keepDims: false,
+    });
+    const ties = ints([5, 7], 0, 4);
+    const tf = { data: Float32Array.from(ties.data), shape: ties.shape };
+    for (const axis of [0, 1]) {
+      await checkOp("argmax", [tf], { axis, keepDims: false });
+      await checkOp("argmax", [ties], { axis, keepDims: true });
+    }
+    await checkOp("argmax", [randn([2, 3, 4])], { axis: 1, keepDims: false });
+    await checkOp("topk", [tf], { k: 3 });
+    await checkOp("topk", [randn([2, 3, 10])], { k: 10 });
+    await checkOp("topk", [ties], { k: 2 });
+  },
+});
+
+async function matmulCases(variant: GemmVariant) {
+  gpu!.gemm = variant;
+  const dims: [number, number, number][] = [
+    [7, 13, 5],
+    [33, 17, 9],
+    [16, 32, 8],
+    [64, 64, 64],
+    [
+      12,
+      20,
+      6,
+    ],
+    [1, 1, 1],
+    [8, 4, 3],
+    [70, 9, 12],
+  ];
+  for (const [m, k, n] of dims) {
+    for (const transA of [false, true]) {
+      for (const transB of [false, true]) {
+        const a = randn(transA ? [k, m] : [m, k]);
+        const b = randn(transB ? [n, k] : [k, n]);
+        await checkOp("matmul", [a, b], { transA, transB }, 1e-4);
+      }
+    }
+  }
+  await checkOp(
+    "matmul",
+    [randn([2, 1, 5, 6]), randn([3, 6, 4])],
+    { transA: false, transB: false },
+    1e-4,
+  );
+  await checkOp(
+    "matmul",
+    [randn([4, 8, 12]), randn([12, 8])],
+    { transA: false, transB: true },
+    1e-4,
+  );
+  await checkOp("matmul", [randn([3, 0]), randn([0, 4])], { transA: false, transB: false });
+}
+
+Deno.test({
+  name: "webgpu matmul (register-blocked variant) matches cpu: odd sizes, transposes, batches",
+  ...opts,
+  async fn() {
+    const before = gpu!.gemm;
+    try {
+      await matmulCases("register");
+    } finally {
+      gpu!.gemm = before;
+    }
+  },
+});
+
+Deno.test({
+  name: "webgpu matmul (shared-memory variant) matches cpu: odd sizes, transposes, batches",
+  ...opts,
+  async fn() {
+    const before = gpu!.gemm;
+    try {
+      await matmulCases("shared");
+    } finally {
+      gpu!.gemm = before;
+    }
+  },
+});
+
+Deno.test({
+  name: "webgpu conv2d and both gradients match cpu (groups, depthwise, dilation, stride, pads)",
+  ...opts,
+  async fn() {
+    const cases: { x: number[]; w: number[]; a: OpAttrs["conv2d"] }[] = [
+      {
+        x: [2, 3, 7, 6],
+        w: [5, 3, 3, 3],
+        a: { strides: [1, 1], pads: [1, 1, 1, 1], dilations: [1, 1], groups: 1 },
+      },
+      {
+        x: [1, 4, 9, 8],
+        w: [6, 2, 3, 2],
+        a: { strides: [2, 1], pads: [0, 1, 2, 0], dilations: [1, 2], groups: 2 },
+      },
+      {
+        x: [2, 4, 6, 6],
+        w: [4, 1, 3, 3],
+        a: { strides: [2, 2], pads: [1, 1, 1, 1], dilations: [1, 1], groups: 4 },
+      },
+      {
+        x: [1, 3, 5, 5],
+        w: [8, 3, 1, 1],
+        a: { strides: [1, 1], pads: [0, 0, 0, 0], dilations: [1, 1], groups: 1 },
+      },
+      {
+        x: [2, 2, 8, 7],
+        w: [3, 2, 3, 3],
+        a: { strides: [3, 2], pads: [2, 0, 1, 2], dilations: [2, 1], groups: 1 },
+      },
+    ];
+    for (const { x, w, a } of cases) {
+      const xi = randn(x), wi = randn(w);
+      const yShape = [
+        x[0],
+        w[0],
+        Math.floor(
+          (x[2] + a.pads[0] + a.pads[2] - a.dilations[0] * (w[2] - 1) - 1) / a.strides[0],
+        ) + 1,
+        Math.floor(
+          (x[3] + a.pads[1] + a.pads[3] - a.dilations[1] * (w[3] - 1) - 1) / a.strides[1],
+        ) + 1,
+      ];
+      await checkOp("conv2d", [xi, wi], a, 1e-4);
+      const dy = randn(yShape);
+      await checkOp("conv2dBackwardInput", [dy, wi], { ...a, inputShape: x }, 1e-4);
+      await checkOp("conv2dBackwardWeight", [xi, dy], { ...a, weightShape: w }, 1e-4);
+    }
+  },
+});
+
+Deno.test({
+  name: "webgpu pooling, upsampling and their gradients match cpu",
+  ...opts,
+  async fn() {
+    const x = randn([2, 3, 7, 6]);
+    const pools: OpAttrs["maxPool2d"][] = [
+      { kernel: [2, 2], strides: [2, 2], pads: [0, 0, 0, 0] },
+      { kernel: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] },
+      { kernel: [3, 2], strides: [1, 2], pads: [1, 0, 2, 1] },
+    ];
+    for (const a of pools) {
+      await checkOp("maxPool2d", [x], a);
+      const y = runOp("maxPool2d", [upload(x.data, x.shape, cpu)], a);
+      const dy = randn([...y.shape]);
+      y.dispose();
+      await checkOp("maxPool2dBackward", [x, dy], a);
+      for (const countIncludePad of [false, true]) {
+        const b = { ...a, countIncludePad };
+        await checkOp("avgPool2d", [x], b);
+        await checkOp("avgPool2dBackward", [dy], { ...b, inputShape: x.shape });
+      }
+    }
+    await checkOp("upsampleNearest", [x], { scale: [2, 3] });
+    await checkOp("upsampleNearest", [ints([1, 2, 3, 2], 0, 9)], { scale: [2, 2] });
+    await checkOp("upsampleNearestBackward", [randn([2, 3, 14, 18])], { scale: [2, 3] });
+  },
+});
+
+Deno.test({
+  name: "webgpu movement ops match cpu: transpose, concat, slice, pad, gather and gradients",
+  ...opts,
+  async fn() {
+    const x = randn([2, 3, 4, 5]);
+    await checkOp("transpose", [x], { perm: [0, 2, 3, 1] });
+    await checkOp("transpose", [x], { perm: [3, 2, 1, 0] });
+    await checkOp("transpose", [ints([3, 5], 0, 9)], { perm: [1, 0] });
+    await checkOp("concat", [
+      randn([2, 3, 4]),
+      randn([2, 1, 4]),
+      randn([2, 0, 4]),
+      randn([2, 2, 4]),
+    ], {
+      axis: 1,
+    });
+    await checkOp("concat", [ints([1, 3], 0, 9), ints([2, 3], 0, 9)], { axis: 0 });
+    await checkOp("concat", [randn([3, 2]), randn([3, 5])], { axis: 1 });
+    const sl = { starts: [0, 1, 1, 0], ends: [2, 3, 4, 5], steps: [1, 1, 2, 3] };
+    await checkOp("slice", [x], sl);
+    await checkOp("slice", [ints([6], 0, 9)], { starts: [1], ends: [6], steps: [2] });
+    await checkOp("sliceBackward", [randn([2, 2, 2, 2])], {
+      inputShape: x.shape,
+      starts: sl.starts,
+      steps: sl.steps,
+    });
+    await checkOp("pad", [randn([2, 3, 4])], { pads: [0, 1, 2, 1, 0, 3], value: 0.5 });
+    await checkOp("pad", [ints([2, 3], 0, 9)], { pads: [1, 0, 0, 2], value: -7 });
+    const idx = { data: Int32Array.from([2, -1, 0, 2, 1]), shape: [5] };
+    await checkOp("gather", [randn([3, 4, 2]), idx], { axis: 1 });
+    await checkOp("gather", [ints([5, 3], 0, 99), {
+      data: Int32Array.from([[4, 0], [1, 1]].flat()),
+      shape: [2, 2],
+    }], {
+      axis: 0,
+    });
+    await checkOp("gatherBackward", [randn([3, 5, 2]), idx], { axis: 1, inputShape: [3, 4, 2] });
+  },
+});
+
+Deno.test({
+  name: "webgpu handles scalar and size-0 tensors",
+  ...opts,
+  async fn() {
+    await checkOp("add", [randn([]), randn([])], {});
+    await checkOp("relu", [{ data: new Float32Array(0), shape: [0, 3] }], {});
+    await checkOp("add", [{ data: new Float32Array(0), shape: [0, 3] }, randn([3])], {});
+    await checkOp("transpose", [{ data: new Float32Array(0), shape: [2, 0] }], { perm: [1, 0] });
+    await checkOp("sum", [randn([])], { axes: [], keepDims: false });
+  },
+});
+
+async function trainStep(be: CpuBackend | WebGpuBackend): Promise<Float32Array[]> {
+  const r = new Random(3);
+  const x = r.randn([2, 3, 8, 8], 0, 1, be);
+  const w = r.randn([4, 3, 3, 3], 0, 0.5, be).variable();
+  const b = r.randn([4], 0, 0.1, be).variable();
+  const opt = new Adam([w, b], { lr: 0.01 });
+  const losses: number[] = [];
+  for (let step = 0; step < 2; step++) {
+    opt.zeroGrad();
+    const loss = tidy(() => {
+      const l = mean(relu(conv2d(x, w, b, { pads: [1, 1, 1, 1] })));
+      backward(l);
+      return l;
+    });
+    losses.push(await loss.item());
+    loss.dispose();
+    opt.step();
+  }
+  const out = [
+    Float32Array.from(losses),
+    (await w.data()) as Float32Array,
+    (await b.data()) as Float32Array,
+  ];
+  opt.zeroGrad();
+  opt.dispose();
+  for (const t of [x, w, b]) t.dispose();
+  return out;
+}
+
+Deno.test({
+  name: "webgpu training step (conv, relu, mean, backward, Adam) gives cpu's numbers",
+  ...opts,
+  async fn() {
+    const before = gpu!.memory().liveBuffers;
+    const want = await trainStep(cpu);
+    const got = await trainStep(gpu!);
+    close(got[0], want[0], 1e-5, "losses");
+    close(got[1], want[1], 1e-4, "weights after Adam");
+    close(got[2], want[2], 1e-4, "bias after Adam");
+    assert.equal(gpu!.memory().liveBuffers, before, "training leaks no buffers");
+  },
+});
+
+Deno.test({
+  name: "webgpu releases buffers after tidy and drains its pool",
+  ...opts,
+  async fn() {
+    const g = gpu!;
+    const m0 = g.memory();
+    const x = upload(rnd.normalArray(1000), [10, 100], g);
+    const y = tidy(() => {
+      let t: Tensor = x;
+      for (let i = 0; i < 5; i++) t = relu(runOp("add", [t, x], {}));
+      return runOp("sum", [t], { axes: [1], keepDims: false });
+    });
+    assert.equal(g.memory().liveBuffers, m0.liveBuffers + 2, "only x and the result stay live");
+    await y.data();
+    x.dispose();
+    y.dispose();
+    assert.deepEqual(
+      [g.memory().liveBuffers, g.memory().liveBytes],
+      [m0.liveBuffers, m0.liveBytes],
+    );
+    assert.ok(g.memory().peakBytes >= 4000 * 3);
+    assert.ok(g.poolStats().buffers > 0);
+    g.drainPool();
+    assert.deepEqual(g.poolStats(), { buffers: 0, bytes: 0 });
+    // released buffers are reused: a second identical run allocates nothing new past the pool
+    const z = tidy(() => relu(upload(rnd.normalArray(1000), [1000], g)));
+    assert.equal((await z.data()).length, 1000);
+    z.dispose();
+  },
+});
+
+Deno.test({
+  name: "webgpu without pooling destroys buffers on release",
+  ...opts,
+  async fn() {
+    const g = (await createWebGpuBackend({ pool: false }))!;
+    const y = tidy(() => relu(runOp("neg", [upload(rnd.normalArray(64), [64], g)], {})));
+    assert.equal(g.memory().liveBuffers, 1);
+    assert.equal((await y.data()).length, 64);
+    y.dispose();
+    assert.equal(g.memory().liveBuffers, 0);
+    assert.deepEqual(g.poolStats(), { buffers: 0, bytes: 0 });
+    g.destroy();
+  },
+});
+
+Deno.test({
+  name: "webgpu tests cover every op",
+  ...opts,
+  fn() {
+    // Runs last: the op tests above add what they checked.
+    const missing = OPS.filter((op) => !covered.has(op));
+    assert.deepEqual(missing, []);
+  },
+});
