@@ -67,7 +67,6 @@ export function erf(x: number): number {
   return x >= 0 ? 1 - r : r - 1;
 }
 
-type F2 = (a: number, b: number) => number;
 
 /**
  * Merges adjacent dimensions that every stride list walks contiguously (or broadcasts across

@@ -52,7 +52,7 @@ function batchOffsets(rank: number): string {
   return lines.join("\n");
 }
 
-const TM = 8, TN = 8, RWX = Number(Deno.env.get("RWX") ?? 8), RWY = Number(Deno.env.get("RWY") ?? 8);
+const TM = 8, TN = 8, RWX = 8, RWY = 8;
 const LANE = ["x", "y", "z", "w"];
 
 /** The register-blocked kernel's WGSL for one combination of layouts and alignments. */
@@ -136,7 +136,7 @@ function registerCode(
     }
     for (let kk = 0; kk < 4; kk++) {
       for (let i = 0; i < TM; i++) {
-        for (let h = 0; h < TN / 4; h++) B.push(`    c${i}_${h} = fma(vec4<f32>(${a[i][kk]}), ${b[kk][h]}, c${i}_${h});`);
+        for (let h = 0; h < TN / 4; h++) B.push(`    c${i}_${h} += ${a[i][kk]} * ${b[kk][h]};`);
       }
     }
     return B.join("\n");
