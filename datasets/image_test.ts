@@ -74,7 +74,11 @@ Deno.test({
     assertEquals(Math.min(img.width, img.height), 256);
     let d = 0;
     for (let i = 0; i < img.data.length; i += 3) {
-      d = Math.max(d, Math.abs(img.data[i] - img.data[i + 1]), Math.abs(img.data[i] - img.data[i + 2]));
+      d = Math.max(
+        d,
+        Math.abs(img.data[i] - img.data[i + 1]),
+        Math.abs(img.data[i] - img.data[i + 2]),
+      );
     }
     assert(d <= 1, `channels differ by ${d}`);
   },

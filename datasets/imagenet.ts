@@ -239,7 +239,9 @@ export class ImageNetDataset {
         if (e.isFile && /\.jpe?g$/i.test(e.name)) names.push(e.name);
       }
       names.sort();
-      for (const n of names) entries.push({ id: `${f}/${n}`, path: join(root, `${f}/${n}`), label });
+      for (const n of names) {
+        entries.push({ id: `${f}/${n}`, path: join(root, `${f}/${n}`), label });
+      }
     }
     if (entries.length === 0) throw new RangeError(`No JPEG files under ${root}`);
     return new ImageNetDataset(root, entries);

@@ -57,7 +57,11 @@ Deno.test("a list dataset yields NCHW batches with labels and ids, honouring lim
 
 Deno.test("missing folders, lists and listed files are clear errors", async () => {
   await withTempDir(async (dir) => {
-    await assertRejects(() => ImageNetDataset.fromList(`${dir}/nope`), Deno.errors.NotFound, "nope");
+    await assertRejects(
+      () => ImageNetDataset.fromList(`${dir}/nope`),
+      Deno.errors.NotFound,
+      "nope",
+    );
     await assertRejects(() => ImageNetDataset.fromList(dir), Deno.errors.NotFound, "labels.txt");
     await Deno.writeFile(`${dir}/a.jpg`, tinyJpeg(10));
     await Deno.writeTextFile(`${dir}/labels.txt`, "a.jpg 1\nb.jpg 2\n");

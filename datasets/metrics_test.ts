@@ -1,5 +1,5 @@
 import { assertEquals, assertThrows } from "./_assert.ts";
-import { TopKAccumulator, topK } from "./metrics.ts";
+import { topK, TopKAccumulator } from "./metrics.ts";
 
 Deno.test("top-1/top-5 count a label within the k best logits", () => {
   // 2 rows × 6 classes.

@@ -101,7 +101,11 @@ export function torchvisionSpec(
       crop: opts.crop ?? 224,
       interpolation: opts.interpolation ?? "bilinear",
     },
-    normalize: { kind: "mean-std", mean: opts.mean ?? IMAGENET_MEAN, std: opts.std ?? IMAGENET_STD },
+    normalize: {
+      kind: "mean-std",
+      mean: opts.mean ?? IMAGENET_MEAN,
+      std: opts.std ?? IMAGENET_STD,
+    },
   });
 }
 
@@ -152,9 +156,7 @@ function bicubicFilter(x: number): number {
 
 /** Pillow's `precompute_coeffs` (Resample.c) for the region [0, inSize). */
 function pilTaps(inSize: number, outSize: number, kind: "bilinear" | "bicubic"): Taps {
-  const [filter, baseSupport] = kind === "bilinear"
-    ? [bilinearFilter, 1]
-    : [bicubicFilter, 2];
+  const [filter, baseSupport] = kind === "bilinear" ? [bilinearFilter, 1] : [bicubicFilter, 2];
   const scale = inSize / outSize;
   const filterscale = Math.max(scale, 1);
   const support = baseSupport * filterscale;
@@ -176,7 +178,7 @@ function pilTaps(inSize: number, outSize: number, kind: "bilinear" | "bicubic"):
       weights[xx * ksize + x] = w;
       ww += w;
     }
-    if (ww !== 0) for (let x = 0; x < xmax; x++) weights[xx * ksize + x] /= ww;
+    if (ww !== 0) { for (let x = 0; x < xmax; x++) weights[xx * ksize + x] /= ww; }
     start[xx] = xmin;
     count[xx] = xmax;
   }
@@ -338,13 +340,13 @@ export function resize(img: Raster, outW: number, outH: number, interp: Interpol
   let data: Uint8Array | Float32Array = img.data;
   let cw = w;
   if (outW !== w) {
-    data = pil8
-      ? pilPass8(data as Uint8Array, cw, h, th, true)
-      : floatPass(data, cw, h, th, true);
+    data = pil8 ? pilPass8(data as Uint8Array, cw, h, th, true) : floatPass(data, cw, h, th, true);
     cw = outW;
   }
   if (outH !== h) {
-    data = pil8 ? pilPass8(data as Uint8Array, cw, h, tv, false) : floatPass(data, cw, h, tv, false);
+    data = pil8
+      ? pilPass8(data as Uint8Array, cw, h, tv, false)
+      : floatPass(data, cw, h, tv, false);
   }
   return { width: outW, height: outH, data };
 }

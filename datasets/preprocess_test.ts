@@ -98,7 +98,10 @@ Deno.test("normalisations map 0 and 255 to the documented ranges, CHW order", ()
 Deno.test("preset specs validate and produce the requested sizes", () => {
   const img = { width: 300, height: 200, data: new Uint8Array(300 * 200 * 3).fill(128) };
   assertEquals(preprocess(img, torchvisionSpec()).length, 3 * 224 * 224);
-  assertEquals(preprocess(img, torchvisionSpec({ interpolation: "bicubic" })).length, 3 * 224 * 224);
+  assertEquals(
+    preprocess(img, torchvisionSpec({ interpolation: "bicubic" })).length,
+    3 * 224 * 224,
+  );
   assertEquals(preprocess(img, tfSlimSpec(192)).length, 3 * 192 * 192);
   const x = preprocess(img, tfSlimSpec(160));
   assert(x.every((v) => Math.abs(v - (128 / 127.5 - 1)) < 1e-6));

@@ -86,14 +86,24 @@ Deno.test("VOC XML parses difficult and truncated flags; malformed fields are na
   assertThrows(
     () =>
       parseVocXml(
-        bad("<name>dog</name><bndbox><xmin>a</xmin><ymin>1</ymin><xmax>2</xmax><ymax>2</ymax></bndbox>"),
+        bad(
+          "<name>dog</name><bndbox><xmin>a</xmin><ymin>1</ymin><xmax>2</xmax><ymax>2</ymax></bndbox>",
+        ),
         "x.xml",
       ),
     SyntaxError,
     "x.xml: object[0].bndbox.xmin",
   );
-  assertThrows(() => parseVocXml(bad("<name>cat</name>"), "y.xml"), SyntaxError, "y.xml: object[0].bndbox");
-  assertThrows(() => parseVocXml(bad("<name>unicorn</name>"), "z.xml"), SyntaxError, "object[0].name");
+  assertThrows(
+    () => parseVocXml(bad("<name>cat</name>"), "y.xml"),
+    SyntaxError,
+    "y.xml: object[0].bndbox",
+  );
+  assertThrows(
+    () => parseVocXml(bad("<name>unicorn</name>"), "z.xml"),
+    SyntaxError,
+    "object[0].name",
+  );
   assertThrows(
     () => parseVocXml("<annotation><filename>a.jpg</filename></annotation>", "w.xml"),
     SyntaxError,
@@ -139,10 +149,14 @@ Deno.test("YOLO decode places a box by the ASSETS.md formulas and applies per-cl
   put(h16, 20, 1, 5, 7, [0, 0, Math.log(2), 0, logit(0.8), ...cls]);
   // A weaker overlapping duplicate in the neighbouring cell (same class) is suppressed.
   put(h16, 20, 1, 5, 8, [-3, 0, Math.log(2), 0, logit(0.6), ...cls]);
-  const [dets] = decodeYolo([
-    { data: h32, shape: [1, C, 10, 10] },
-    { data: h16, shape: [1, C, 20, 20] },
-  ], YOLO_NANO_VOC, { scoreThreshold: 0.1 });
+  const [dets] = decodeYolo(
+    [
+      { data: h32, shape: [1, C, 10, 10] },
+      { data: h16, shape: [1, C, 20, 20] },
+    ],
+    YOLO_NANO_VOC,
+    { scoreThreshold: 0.1 },
+  );
   assertEquals(dets.length, 1);
   const d = dets[0];
   assertEquals(d.classIndex, 14);
@@ -153,7 +167,10 @@ Deno.test("YOLO decode places a box by the ASSETS.md formulas and applies per-cl
   d.box.forEach((v, i) => assert(close(v, want[i], 1e-6), `box[${i}] ${v} vs ${want[i]}`));
   const [vd] = toVocDetections([d], "im", 500, 375);
   assert(close(vd.box[0], want[0] * 500 + 1, 1e-4) && close(vd.box[3], want[3] * 375, 1e-4));
-  assertEquals(nms([{ score: 1, box: [0, 0, 1, 1] }, { score: 2, box: [0, 0, 1, 1.1] }], 0.45).length, 1);
+  assertEquals(
+    nms([{ score: 1, box: [0, 0, 1, 1] }, { score: 2, box: [0, 0, 1, 1.1] }], 0.45).length,
+    1,
+  );
 });
 
 const VOC = new URL("voc/VOC2007_test/", ASSETS_URL);

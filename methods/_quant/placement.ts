@@ -10,7 +10,7 @@
  * `QuantModule` / `QuantBlock` do it):
  * 1. From each quantizable layer, follow its output through single-consumer activation nodes
  *    (Relu, Clip, LeakyRelu, HardSwish, HardSigmoid, Sigmoid, Tanh, Gelu, BatchNormalization).
- * 2. If that value feeds a residual `Add`/`Sum` (two data inputs), it is not quantized (the
+ * 2. If that value is read only by residual `Add`/`Sum` joins (two data inputs), it is not quantized (the
  *    official blocks set `disable_act_quant` on the last conv of a residual branch and on the
  *    downsample conv); instead the `Add`'s output, followed through activations, is quantized
  *    (the block's output quantizer, after the final ReLU in ResNets).
@@ -160,10 +160,13 @@ export function placeQuantizers(graph: Graph, o: PlacementOptions): Placement {
     };
     for (const l of layers) {
       const v = follow(l.outputs[0]);
-      const joins = (cons.get(v) ?? []).filter((c) =>
+      const cs = cons.get(v) ?? [];
+      const joins = cs.filter((c) =>
         RESIDUAL_OPS.has(c.opType) && c.inputs.filter((x) => isData(x)).length >= 2
       );
-      if (joins.length) for (const j of joins) add(follow(j.outputs[0]), "residual");
+      // A branch's end (read only by the join) is not quantized; a fork (read by the join's
+      // skip path and by other layers) is the previous block's output and is.
+      if (joins.length && joins.length === cs.length) for (const j of joins) add(follow(j.outputs[0]), "residual");
       else add(v, "layer");
     }
     // Order by producer position (topological).

@@ -25,7 +25,6 @@ import {
   cosineLr,
   crossEntropy,
   div,
-  keep,
   mul,
   noGrad,
   type Optimizer,
@@ -43,8 +42,10 @@ import {
 } from "../../runtime/mod.ts";
 import { execute, type OpContext, runNode, type Value } from "../execute.ts";
 import type { Graph, Node } from "../graph.ts";
-// import { toOnnx } from "../export.ts";
+import { toOnnx } from "../export.ts";
+import { loadFashionMnist } from "../../datasets/fashion_mnist.ts";
 import { buildProxy, countParams, PROXY_NAMES, type ProxyName } from "./architectures.ts";
+import { PROXY_FAMILY } from "./_meta.ts";
 
 /** A training recipe: what the benchmark fixes for one proxy model. */
 export interface Recipe {
@@ -309,7 +310,6 @@ export function trainProxy(name: ProxyName, data: ProxyData, opts: TrainOptions)
     p.grad?.dispose();
     p.grad = null;
   }
-  void keep;
   return {
     graph,
     recipe,
@@ -319,3 +319,148 @@ export function trainProxy(name: ProxyName, data: ProxyData, opts: TrainOptions)
     epochLoss,
   };
 }
+
+/** The test images whose top-1 the record keeps for quick checks: every 10th (100 per class). */
+export const CHECK_STRIDE = 10;
+
+/** Top-1 on the check subset `test[0::10]` (the test split is grouped by class). */
+export function evaluateCheck(graph: Graph, images: Float32Array, labels: ArrayLike<number>): number {
+  const n = Math.floor(labels.length / CHECK_STRIDE);
+  const sub = new Float32Array(n * PIXELS);
+  const subLabels = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    sub.set(images.subarray(i * CHECK_STRIDE * PIXELS, (i * CHECK_STRIDE + 1) * PIXELS), i * PIXELS);
+    subLabels[i] = labels[i * CHECK_STRIDE];
+  }
+  return evaluate(graph, sub, subLabels).top1;
+}
+
+/** Loads Fashion-MNIST (28 × 28, normalised) in the flat form the trainer takes. */
+export function loadProxyData(): ProxyData {
+  const { train, test } = loadFashionMnist({ size: 28 });
+  return {
+    trainImages: train!.images,
+    trainLabels: train!.labels,
+    testImages: test!.images,
+    testLabels: test!.labels,
+  };
+}
+
+function gitCommit(): { commit: string | null; dirty: boolean | null } {
+  try {
+    const run = (args: string[]) => {
+      const out = new Deno.Command("git", { args, stdout: "piped", stderr: "null" }).outputSync();
+      return out.success ? new TextDecoder().decode(out.stdout).trim() : null;
+    };
+    const commit = run(["rev-parse", "HEAD"]);
+    const status = run(["status", "--porcelain"]);
+    return { commit, dirty: status === null ? null : status.length > 0 };
+  } catch {
+    return { commit: null, dirty: null };
+  }
+}
+
+/** Trains one model, evaluates it, and writes `<out>/<name>.onnx` and `<out>/<name>.json`. */
+export function trainAndExport(
+  name: ProxyName,
+  data: ProxyData,
+  opts: TrainOptions & { outDir: URL; command: string },
+): Record<string, unknown> {
+  const t0 = performance.now();
+  const r = trainProxy(name, data, opts);
+  const t1 = performance.now();
+  const test = evaluate(r.graph, data.testImages, data.testLabels);
+  const check = evaluateCheck(r.graph, data.testImages, data.testLabels);
+  const evalS = (performance.now() - t1) / 1000;
+  const bytes = toOnnx(r.graph, { producer: "ptq-bench proxy trainer" });
+  Deno.mkdirSync(opts.outDir, { recursive: true });
+  Deno.writeFileSync(new URL(`${name}.onnx`, opts.outDir), bytes);
+  const record = {
+    name,
+    family: PROXY_FAMILY[name].family,
+    width: PROXY_FAMILY[name].width,
+    input: [1, 28, 28],
+    classes: 10,
+    preprocessing: "Fashion-MNIST 28x28 grey, (v/255 - 0.286) / 0.3528 (datasets/fashion_mnist.ts)",
+    params: countParams(r.graph),
+    fp32_top1: round2(test.top1),
+    test_images: test.n,
+    check_top1: round2(check),
+    check_subset: `test[0::${CHECK_STRIDE}] (${Math.floor(test.n / CHECK_STRIDE)} images, 100 per class)`,
+    epochs: r.recipe.epochs,
+    seed: opts.seed,
+    recipe: r.recipe,
+    schedule: "linear warm-up, then cosine to 0 (per step); no augmentation; nesterov for sgd",
+    train_subset: {
+      images: r.trainImages,
+      of: data.trainLabels.length,
+      rule: r.recipe.subset > 0
+        ? `first ${r.recipe.subset} of Random(seed, 7).permutation(train)`
+        : "the whole train split",
+    },
+    steps: r.steps,
+    train_loss_per_epoch: r.epochLoss.map((v) => Number(v.toFixed(4))),
+    wall_clock_s: { train: round2(r.wallS), eval: round2(evalS), total: round2((performance.now() - t0) / 1000) },
+    machine: `${navigator.hardwareConcurrency} CPU threads`,
+    command: opts.command,
+    deno: Deno.version.deno,
+    git: gitCommit(),
+    onnx: {
+      file: `${name}.onnx`,
+      bytes: bytes.length,
+      sha256: createHash("sha256").update(bytes).digest("hex"),
+    },
+    date: new Date().toISOString(),
+  };
+  Deno.writeTextFileSync(new URL(`${name}.json`, opts.outDir), JSON.stringify(record, null, 2) + "\n");
+  return record;
+}
+
+const round2 = (v: number) => Math.round(v * 100) / 100;
+
+async function main(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      model: { type: "string", default: "all" },
+      epochs: { type: "string" },
+      seed: { type: "string", default: "0" },
+      subset: { type: "string" },
+      batch: { type: "string" },
+      lr: { type: "string" },
+      out: { type: "string" },
+    },
+  });
+  const names = values.model === "all" ? [...PROXY_NAMES] : values.model!.split(",");
+  for (const n of names) {
+    if (!(PROXY_NAMES as readonly string[]).includes(n)) {
+      throw new RangeError(`Unknown proxy model "${n}": expected all or one of ${PROXY_NAMES.join(", ")}`);
+    }
+  }
+  const recipe: Partial<Recipe> = {};
+  if (values.epochs) recipe.epochs = Number(values.epochs);
+  if (values.subset) recipe.subset = Number(values.subset);
+  if (values.batch) recipe.batch = Number(values.batch);
+  if (values.lr) recipe.lr = Number(values.lr);
+  const outDir = values.out
+    ? new URL(values.out.endsWith("/") ? values.out : values.out + "/", `file://${Deno.cwd()}/`)
+    : new URL("./", import.meta.url);
+  const data = loadProxyData();
+  const command = ["deno task train-proxy", ...args].join(" ");
+  for (const name of names as ProxyName[]) {
+    const rec = trainAndExport(name, data, {
+      seed: Number(values.seed),
+      recipe,
+      outDir,
+      command,
+      log: (l) => console.log(l),
+    });
+    console.log(
+      `${name}: top-1 ${rec.fp32_top1} % (check ${rec.check_top1} %), ` +
+        `${JSON.stringify(rec.wall_clock_s)} s, ${(rec.onnx as { bytes: number }).bytes} bytes`,
+    );
+  }
+  await Promise.resolve();
+}
+
+if (import.meta.main) await main(Deno.args);

@@ -159,12 +159,12 @@ export class WebGpuBackend implements Backend {
     device.onuncapturederror = (e: GPUUncapturedErrorEvent) => {
       this.#errors.push(e.error.message);
     };
-    const self = this;
+    const gemm = () => this.gemm;
     this.#ctx = {
       alloc: (bytes) => this.#alloc(bytes),
       dispatch: (spec) => this.#dispatch(spec),
       get gemm() {
-        return self.gemm;
+        return gemm();
       },
     };
   }
