@@ -109,19 +109,18 @@ Deno.test("rtn keeps weights on the per-channel grid and W8A8 stays close to FP"
   assertOnGrid(r4.model);
 });
 
-Deno.test("adaround, brecq and qdrop keep weights on the grid and do not reconstruct worse than rtn", async () => {
-  const x = calib();
-  const fp = out(null, x);
-  const base = await runM("rtn", { wBits: 4, aBits: 4, budget: "smoke" });
-  const eRtn = mseOf(out(base.model, x), fp);
+Deno.test("adaround, brecq and qdrop keep weights on the grid and reconstruct each unit no worse than rtn", async () => {
   for (const id of ["adaround", "brecq", "qdrop"] as const) {
     const r = await runM(id, { wBits: 4, aBits: 4, budget: "smoke", iters: 40 });
     assertOnGrid(r.model);
-    const e = mseOf(out(r.model, x), fp);
-    assert(e <= eRtn * 1.05, `${id}: output MSE ${e} vs rtn ${eRtn}`);
-    const sumBefore = r.units.reduce((a, u) => a + u.lossBefore, 0);
-    const sumAfter = r.units.reduce((a, u) => a + u.lossAfter, 0);
-    assert(sumAfter <= sumBefore * 1.05, `${id}: unit losses ${sumBefore} -> ${sumAfter}`);
+    // lossBefore is the unit with nearest rounding and observer-initialised steps (RTN) on the
+    // same inputs; lossAfter is after reconstruction and hard rounding.
+    for (const u of r.units) {
+      assert(u.lossAfter <= u.lossBefore * 1.02 + 1e-6, `${id} ${u.name}: ${u.lossBefore} -> ${u.lossAfter}`);
+    }
+    const before = r.units.reduce((a, u) => a + u.lossBefore, 0);
+    const after = r.units.reduce((a, u) => a + u.lossAfter, 0);
+    assert(after < before, `${id}: unit losses ${before} -> ${after}`);
   }
 });
 

@@ -67,3 +67,14 @@ export {
   resolveModel,
   SHARED_MODELS_DIR,
 } from "./registry.ts";
+export {
+  type ClassificationResult,
+  type DetectionResult,
+  EvalDataError,
+  type EvalProgress,
+  type EvalResult,
+  evaluateModel,
+  type EvaluateOptions,
+  type PreprocessChoice,
+  specForModel,
+} from "./eval.ts";

@@ -105,7 +105,7 @@ Deno.test("backward leaves no garbage beyond the leaf gradients", () => {
     r.tidy(() => {
       const h = r.conv2d(x, r.expand(k, [2, 1, 3, 3]), undefined, { pads: [1, 1, 1, 1], groups: 2 });
       const p = r.maxPool2d(r.relu(h), [2, 2]);
-      const f = r.matmul(r.reshape(p, [2, 4]), r.transpose(r.slice(w, [0], [2], [1]), [1, 0]));
+      const f = r.matmul(r.reshape(p, [4, 2]), r.transpose(r.slice(w, [0], [2], [1]), [1, 0]));
       const loss = r.add(r.mean(r.square(r.softmax(f))), r.sum(r.concat([r.sum(w), r.max(w)], 0)));
       r.backward(loss);
     });

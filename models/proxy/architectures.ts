@@ -6,7 +6,7 @@
  *
  * Input: one 28 × 28 grey channel, `[N, 1, 28, 28]`, normalised with the Fashion-MNIST mean and
  * std (no padding to 32: every architecture divides 28 cleanly — strided 3 × 3 convolutions with
- * padding 1 give 28 → 14 → 7 → 4, and the ViT's 4 × 4 patches give a 7 × 7 grid).
+ * padding 1 give 28 → 14 → 7 → 4, and the ViT's 7 × 7 patches give a 4 × 4 grid).
  * Output: `logits` `[N, 10]`.
  *
  * Weights are drawn from a seeded {@linkcode Random}: convolutions Kaiming-normal (fan-out, as
@@ -240,16 +240,17 @@ export interface ResNetOptions {
 }
 
 /**
- * A CIFAR-style ResNet: stem 3 × 3 conv-BN-ReLU at 28 × 28, three stages of BasicBlocks (conv-BN-
- * ReLU, conv-BN, residual Add, ReLU); the first block of stages 2 and 3 has stride 2 and a 1 × 1
- * conv-BN shortcut. Then GlobalAveragePool, Flatten, and a Gemm classifier. Default: about
- * 0.18 M parameters, 28 → 14 → 7.
+ * A small ResNet: stem 3 × 3 conv (stride 2)-BN-ReLU, three stages of BasicBlocks (conv-BN-ReLU,
+ * conv-BN, residual Add, ReLU); the first block of stages 2 and 3 has stride 2 and a 1 × 1 conv-BN
+ * shortcut. Then GlobalAveragePool, Flatten, and a Gemm classifier. Default: about 0.175 M
+ * parameters, stages at 14 × 14, 7 × 7 and 4 × 4 (the stride-2 stem stands in for ImageNet
+ * ResNet's stem and max-pool, and keeps training on two CPU cores within minutes).
  */
 export function buildResNet(o: ResNetOptions): Graph {
   const widths = o.widths ?? [16, 32, 64];
   const blocks = o.blocks ?? [2, 2, 2];
   const b = new Builder(o.seed);
-  let x = b.relu("relu", b.bn("bn1", b.conv("conv1", "input", 1, widths[0], 3), widths[0]));
+  let x = b.relu("relu", b.bn("bn1", b.conv("conv1", "input", 1, widths[0], 3, 2), widths[0]));
   let cin = widths[0];
   widths.forEach((c, s) => {
     for (let i = 0; i < blocks[s]; i++) {
@@ -290,14 +291,14 @@ export interface MobileNetV2Options {
 
 /**
  * Inverted-residual settings `[expansion t, channels c, repeats n, first stride s]`, scaled down
- * from MobileNetV2's ImageNet table for a 28 × 28 input (14 → 7 → 4 after the stride-2 stem).
+ * from MobileNetV2's ImageNet table for a 28 × 28 input (stride-2 stem, then 14 → 7 → 4).
  */
 export const MBV2_SETTINGS: readonly (readonly [number, number, number, number])[] = [
   [1, 8, 1, 1],
-  [6, 16, 2, 1],
-  [6, 24, 2, 2],
-  [6, 32, 2, 1],
-  [6, 48, 1, 2],
+  [6, 16, 2, 2],
+  [6, 24, 2, 1],
+  [6, 32, 2, 2],
+  [6, 48, 1, 1],
 ];
 const MBV2_STEM = 16;
 const MBV2_LAST = 192;
@@ -384,12 +385,12 @@ export interface ViTOptions {
   heads?: number;
   /** MLP hidden width as a multiple of `dim` (default 2). */
   mlpRatio?: number;
-  /** Patch size (default 4: a 7 × 7 grid on 28 × 28). */
+  /** Patch size (default 7: a 4 × 4 grid of tokens on 28 × 28). */
   patch?: number;
 }
 
 /**
- * A ViT as timm exports it: 4 × 4 patch-embedding Conv → Reshape/Transpose to tokens, a class
+ * A ViT as timm exports it: 7 × 7 patch-embedding Conv (16 patch tokens + a class token) → Reshape/Transpose to tokens, a class
  * token expanded to the batch (Shape → Gather → Unsqueeze → Concat → Expand) and concatenated,
  * a learned position embedding, pre-norm blocks (LayerNormalization; qkv MatMul + Add, Reshape,
  * Transpose, Gather of q/k/v, scaled QKᵀ MatMul, Softmax, AV MatMul, projection; MLP with
@@ -398,7 +399,7 @@ export interface ViTOptions {
  */
 export function buildViT(o: ViTOptions): Graph {
   const d = o.dim ?? 64, depth = o.depth ?? 4, heads = o.heads ?? 4;
-  const hidden = d * (o.mlpRatio ?? 2), patch = o.patch ?? 4;
+  const hidden = d * (o.mlpRatio ?? 2), patch = o.patch ?? 7;
   const dh = d / heads;
   if (!Number.isInteger(dh)) {
     throw new RangeError(`ViT: dim ${d} is not divisible by ${heads} heads`);

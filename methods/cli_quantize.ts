@@ -1,0 +1,167 @@
+/**
+ * `deno task quantize --model NAME|FILE.onnx --method ID --w BITS --a BITS [--budget smoke|quick|paper]
+ * [--seed N] [--calib DIR] [--data DIR] [--limit N] [--out FILE.onnx] [--json FILE] [--backend cpu]`
+ *
+ * Loads the model (registry name or ONNX file; BN folded), draws the calibration sample (seeded)
+ * from `--calib` (default: the shared ImageNet calibration folder), runs the method with
+ * per-unit progress, evaluates the simulated quantized model and the exported QDQ ONNX model
+ * (onnxruntime) on `--data` (default: the shared 1,300-image val subset; `--limit` images), and
+ * prints / writes one JSON record with accuracies, wall-clock and peak memory.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import * as ort from "onnxruntime-node";
+import { cpu, type Tensor, upload } from "../runtime/mod.ts";
+import { loadOnnx } from "../models/onnx.ts";
+import { foldBatchNorm } from "../models/fold_bn.ts";
+import { resolveModel } from "../models/registry.ts";
+import { ImageNetDataset } from "../datasets/imagenet.ts";
+import { plainResizeSpec, type PreprocessSpec } from "../datasets/preprocess.ts";
+import { sampleCalibration } from "../datasets/sampler.ts";
+import { methodById } from "./mod.ts";
+import { parseConfig } from "./_quant/config.ts";
+import { calibSizeOf } from "./_quant/baseline.ts";
+import { evaluate, type LabelledBatch } from "./_quant/eval.ts";
+import { toQdqOnnx } from "./_quant/qdq.ts";
+
+const ASSETS = new URL("../../shared/assets/imagenet/", import.meta.url);
+
+const { values: a } = parseArgs({
+  args: Deno.args,
+  options: {
+    model: { type: "string" },
+    method: { type: "string" },
+    w: { type: "string", default: "4" },
+    a: { type: "string", default: "4" },
+    budget: { type: "string", default: "quick" },
+    seed: { type: "string", default: "1005" },
+    calib: { type: "string", default: new URL("calib1000_one_per_class_256px/", ASSETS).pathname },
+    data: { type: "string", default: new URL("ilsvrc2012_val_subset1300_227px/", ASSETS).pathname },
+    limit: { type: "string" },
+    out: { type: "string" },
+    json: { type: "string" },
+    backend: { type: "string", default: "cpu" },
+    size: { type: "string" },
+    "no-fp": { type: "boolean", default: false },
+  },
+});
+if (!a.model || !a.method) {
+  console.error("usage: deno task quantize --model NAME|FILE.onnx --method ID --w BITS --a BITS [--budget ...]");
+  Deno.exit(2);
+}
+if (a.backend !== "cpu") throw new RangeError(`--backend ${a.backend}: only cpu is available in this build`);
+
+const started = new Date().toISOString();
+const t0 = performance.now();
+let peakRss = 0;
+const sample = () => (peakRss = Math.max(peakRss, Deno.memoryUsage().rss));
+const log = (m: string) => {
+  sample();
+  console.log(`[${((performance.now() - t0) / 1000).toFixed(1)} s] ${m}`);
+};
+
+// Model and preprocessing.
+let path: string, name: string, spec: PreprocessSpec;
+if (a.model.endsWith(".onnx")) {
+  path = a.model;
+  name = a.model.split("/").pop()!.replace(/\.onnx$/, "");
+  spec = plainResizeSpec(Number(a.size ?? 224), { kind: "tf" });
+} else {
+  const r = resolveModel(a.model);
+  path = r.path;
+  name = a.model;
+  const n = r.entry.preprocess.normalize;
+  spec = plainResizeSpec(
+    Number(a.size ?? r.entry.inputSize),
+    n === "tf" ? { kind: "tf" } : n === "unit" ? { kind: "unit" } : { kind: "mean-std", mean: n.mean, std: n.std },
+  );
+}
+const graph = foldBatchNorm(loadOnnx(path)).graph;
+const method = methodById(a.method);
+const rawConfig = { wBits: Number(a.w), aBits: Number(a.a), budget: a.budget, seed: Number(a.seed) };
+const config = parseConfig(method.config, rawConfig, method.id) as Record<string, unknown>;
+const nCalib = calibSizeOf(config as { budget: "smoke" | "quick" | "paper"; calibSize?: number });
+log(`model ${name} (${path}), method ${method.id}, W${a.w}A${a.a}, budget ${a.budget}, ${nCalib} calibration images`);
+
+// Calibration sample.
+const calibSet = await ImageNetDataset.fromList(a.calib!);
+const cs = sampleCalibration(calibSet, nCalib, Number(a.seed));
+let calib: Tensor | null = null;
+for await (const b of calibSet.batches({ spec, batchSize: nCalib, ids: cs.ids })) calib = upload(b.images, b.shape, cpu);
+log(`calibration ${cs.n} images, ids sha256 ${cs.hash.slice(0, 16)}…`);
+
+// Quantize.
+const tq = performance.now();
+const res = await method.run({ graph, calib: calib!, modelName: name, log }, rawConfig as never);
+const quantSeconds = (performance.now() - tq) / 1000;
+calib!.dispose();
+
+// Evaluate.
+const evalSet = await ImageNetDataset.fromList(a.data!);
+const limit = a.limit ? Number(a.limit) : undefined;
+async function* batches(): AsyncGenerator<LabelledBatch & { host: Float32Array; shape: number[] }> {
+  for await (const b of evalSet.batches({ spec, batchSize: 32, limit })) {
+    const images = upload(b.images, b.shape, cpu);
+    yield { images, labels: b.labels, host: b.images, shape: b.shape };
+    images.dispose();
+    sample();
+  }
+}
+const sim = await evaluate(res.model, batches());
+log(`simulated top-1 ${sim.top1.toFixed(2)} top-5 ${sim.top5.toFixed(2)} on ${sim.n} images`);
+let fp: { top1: number; top5: number } | undefined;
+if (!a["no-fp"]) {
+  res.model.setQuantState(false, false);
+  fp = await evaluate(res.model, batches());
+  res.model.setQuantState(true, true);
+  log(`fp32 top-1 ${fp.top1.toFixed(2)}`);
+}
+
+const bytes = toQdqOnnx(res.model);
+const outPath = a.out ?? `out/${name}.${method.id}.w${a.w}a${a.a}.qdq.onnx`;
+await Deno.mkdir(outPath.split("/").slice(0, -1).join("/") || ".", { recursive: true });
+await Deno.writeFile(outPath, bytes);
+const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: navigator.hardwareConcurrency });
+let c1 = 0, n = 0;
+for await (const b of batches()) {
+  const o = await session.run({ [graph.inputs[0].name]: new ort.Tensor("float32", b.host, b.shape) });
+  const logits = o[session.outputNames[0]].data as Float32Array;
+  const k = logits.length / b.labels.length;
+  for (let i = 0; i < b.labels.length; i++) {
+    let best = 0;
+    for (let j = 1; j < k; j++) if (logits[i * k + j] > logits[i * k + best]) best = j;
+    if (best === b.labels[i]) c1++;
+  }
+  n += b.labels.length;
+}
+await session.release();
+const ortTop1 = (100 * c1) / Math.max(n, 1);
+log(`onnxruntime (QDQ ${outPath}) top-1 ${ortTop1.toFixed(2)}`);
+
+sample();
+const record = {
+  schema: "ptq-bench/quantize@1",
+  model: { name, path, sha256: graph.source?.sha256 },
+  method: method.id,
+  bits: { w: Number(a.w), a: Number(a.a) },
+  budget: a.budget,
+  seed: Number(a.seed),
+  config: res.config,
+  calibration: { n: cs.n, hash: cs.hash, dir: a.calib },
+  eval: { dir: a.data, n: sim.n },
+  top1: sim.top1,
+  top5: sim.top5,
+  onnxruntime_top1: ortTop1,
+  fp32: fp,
+  units: res.units,
+  started,
+  quantize_s: quantSeconds,
+  wall_s: (performance.now() - t0) / 1000,
+  peak_rss_mb: peakRss / 2 ** 20,
+  backend: { name: cpu.name, device: cpu.deviceInfo, memory: cpu.memory() },
+  exported: outPath,
+};
+const text = JSON.stringify(record, null, 2);
+if (a.json) await Deno.writeTextFile(a.json, text + "\n");
+console.log(JSON.stringify({ top1: sim.top1, onnxruntime_top1: ortTop1, fp32_top1: fp?.top1, wall_s: record.wall_s, peak_rss_mb: record.peak_rss_mb }));

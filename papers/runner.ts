@@ -1,0 +1,305 @@
+/**
+ * The resumable runner: a paper's cells → planned runs → (skipping runs already recorded) →
+ * quantize, evaluate (simulated and exported QDQ on onnxruntime) → one validated record appended
+ * per run.
+ *
+ * A killed run resumes: records are appended one line per finished run with a single write, the
+ * store drops a torn last line, and every run whose key is already stored is skipped.
+ *
+ * @module
+ */
+import * as ort from "onnxruntime-node";
+import { cpu, noGrad, type Tensor, tidy, upload } from "../runtime/mod.ts";
+import { execute } from "../models/mod.ts";
+import { evaluate, methodById, toQdqOnnx } from "../methods/mod.ts";
+import { type Cell, planCell, recipeFor, type RunSpec } from "./cells.ts";
+import { methodOf, toMethodConfig } from "./method_config.ts";
+import {
+  appendRecord,
+  type JsonValue,
+  recordedKeys,
+  type ResultRecord,
+  resultsPath,
+} from "./record.ts";
+import type { BudgetName, Suite } from "./schema.ts";
+import { PAPERS } from "./mod.ts";
+import { type HostBatch, type SuiteInputs, suiteInputs, type SuitePaths } from "./suites.ts";
+
+/** Options of {@linkcode reproduce}. */
+export interface ReproduceOptions extends SuitePaths {
+  paper: string;
+  suites?: Suite[];
+  /** Only cells whose id contains one of these strings. */
+  cells?: string[];
+  budget?: BudgetName;
+  /** Run at most this many seeds of each cell. */
+  seeds?: number;
+  resultsDir?: string;
+  backend?: string;
+  log?: (msg: string) => void;
+  /** Stop after this many new runs (for tests). */
+  maxRuns?: number;
+}
+
+/** Why a cell did not run in a suite. */
+export interface Skip {
+  cell: string;
+  suite: Suite;
+  reason: string;
+  how?: string;
+}
+
+/** What {@linkcode reproduce} did. */
+export interface ReproduceSummary {
+  planned: number;
+  ran: number;
+  alreadyRecorded: number;
+  failed: { key: string; error: string }[];
+  skips: Skip[];
+  resultsFile: string;
+}
+
+/** The git commit of the working tree, or "unknown". */
+export function gitCommit(): string {
+  try {
+    const out = new Deno.Command("git", {
+      args: ["rev-parse", "--short=12", "HEAD"],
+      cwd: new URL("..", import.meta.url).pathname,
+      stdout: "piped",
+      stderr: "null",
+    }).outputSync();
+    const dirty = new Deno.Command("git", {
+      args: ["status", "--porcelain", "--untracked-files=no"],
+      cwd: new URL("..", import.meta.url).pathname,
+      stdout: "piped",
+      stderr: "null",
+    }).outputSync();
+    const id = new TextDecoder().decode(out.stdout).trim();
+    const d = new TextDecoder().decode(dirty.stdout).trim() ? "+dirty" : "";
+    return id ? id + d : "unknown";
+  } catch {
+    return "unknown";
+  }
+}
+
+/** The runs a paper asks for in the given suites, deduplicated by run key. */
+export function planPaper(
+  paperId: string,
+  suites: Suite[],
+  budget: BudgetName,
+  filter?: string[],
+  maxSeeds?: number,
+): { runs: RunSpec[]; skips: Skip[]; cells: Cell[] } {
+  const paper = PAPERS[paperId];
+  if (!paper) throw new RangeError(`Unknown paper "${paperId}"; known: ${Object.keys(PAPERS)}`);
+  const cells = paper.cells.filter((c) => !filter?.length || filter.some((f) => c.id.includes(f)));
+  const runs = new Map<string, RunSpec>();
+  const skips: Skip[] = [];
+  for (const suite of suites) {
+    for (const cell of cells) {
+      const plan = planCell(cell, recipeFor(paper.recipes, cell), suite, budget, paper.meta);
+      if (!plan.ok) {
+        skips.push({ cell: cell.id, suite, reason: plan.reason, how: plan.how });
+        continue;
+      }
+      for (const r of plan.runs.slice(0, maxSeeds ?? plan.runs.length)) {
+        if (!runs.has(r.key)) runs.set(r.key, r);
+      }
+    }
+  }
+  return { runs: [...runs.values()], skips, cells };
+}
+
+/** Accuracy of an exported ONNX model on onnxruntime-node over host batches. */
+async function ortAccuracy(
+  bytes: Uint8Array,
+  batches: AsyncIterable<HostBatch>,
+): Promise<{ top1: number; top5: number; n: number }> {
+  const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 2 });
+  let c1 = 0, c5 = 0, n = 0;
+  const inName = session.inputNames[0], outName = session.outputNames[0];
+  for await (const b of batches) {
+    const out = await session.run({ [inName]: new ort.Tensor("float32", b.images, b.shape) });
+    const logits = out[outName].data as Float32Array;
+    const k = logits.length / b.labels.length;
+    for (let i = 0; i < b.labels.length; i++) {
+      const row = logits.subarray(i * k, (i + 1) * k);
+      const label = b.labels[i];
+      let rank = 0;
+      for (let j = 0; j < k; j++) if (row[j] > row[label] || (row[j] === row[label] && j < label)) rank++;
+      if (rank === 0) c1++;
+      if (rank < 5) c5++;
+    }
+    n += b.labels.length;
+  }
+  await session.release();
+  return { top1: (100 * c1) / n, top5: (100 * c5) / n, n };
+}
+
+async function* tensorBatches(src: AsyncIterable<HostBatch>) {
+  for await (const b of src) {
+    const images = upload(b.images, b.shape);
+    try {
+      yield { images, labels: b.labels };
+    } finally {
+      images.dispose();
+    }
+  }
+}
+
+const fp32Cache = new Map<string, { top1: number; top5: number; n: number }>();
+
+async function fp32Accuracy(inputs: SuiteInputs, limit?: number) {
+  const key = `${inputs.model.sha256}|${inputs.evalSource}|${limit ?? "all"}`;
+  let acc = fp32Cache.get(key);
+  if (!acc) {
+    const g = inputs.graph;
+    acc = await evaluate(
+      (x: Tensor) =>
+        noGrad(() => execute(g, { feeds: { [g.inputs[0].name]: x }, fetch: [g.outputs[0].name] }))[
+          g.outputs[0].name
+        ],
+      tensorBatches(inputs.evalBatches(limit)),
+    );
+    fp32Cache.set(key, acc);
+  }
+  return acc;
+}
+
+const round2 = (x: number) => Math.round(x * 100) / 100;
+
+/** Runs one planned run and returns its record. */
+export async function executeRun(
+  run: RunSpec,
+  opts: { paths: SuitePaths; backend: string; log: (m: string) => void; deviations?: string[] },
+): Promise<ResultRecord> {
+  const t0 = performance.now();
+  const started = new Date().toISOString();
+  let peak = Deno.memoryUsage().rss;
+  const sampleMem = setInterval(() => (peak = Math.max(peak, Deno.memoryUsage().rss)), 500);
+  try {
+    const inputs = await suiteInputs(run.suite, run.model.name, opts.paths);
+    const { id } = methodOf(run.method);
+    const method = methodById(id);
+    const config = toMethodConfig(run.method, run.config, { budget: run.budget, seed: run.seed });
+    const { images, sample } = await inputs.calibration(run.calibration.n, run.seed);
+    const res = await (async () => {
+      try {
+        return await method.run({
+          graph: inputs.folded.graph,
+          bn: inputs.folded.bn,
+          calib: images,
+          modelName: run.model.name,
+          log: (m: string) => opts.log(`    ${m}`),
+        }, config as never);
+      } finally {
+        images.dispose();
+      }
+    })();
+    const limit = run.eval.limit;
+    const sim = await evaluate(res.model, tensorBatches(inputs.evalBatches(limit)));
+    const qdq = toQdqOnnx(res.model);
+    const exported = await ortAccuracy(qdq, inputs.evalBatches(limit));
+    const fp32 = await fp32Accuracy(inputs, limit);
+    res.model.dispose?.();
+    const notes: string[] = [];
+    if (Math.abs(sim.top1 - exported.top1) > 0.1) {
+      notes.push(
+        `simulated top-1 ${sim.top1.toFixed(2)} and exported QDQ top-1 ${exported.top1.toFixed(2)} ` +
+          "differ by more than 0.1 pt",
+      );
+    }
+    const resolved = JSON.parse(JSON.stringify(res.config, (_k, v) =>
+      typeof v === "function" ? undefined : v)) as Record<string, JsonValue>;
+    const record: ResultRecord = {
+      schema: 1,
+      paper: run.paper,
+      cell: run.cell,
+      suite: run.suite,
+      recipe: run.recipe,
+      method: run.method,
+      model: { name: run.model.name, sha256: inputs.model.sha256 },
+      bits: run.bits,
+      config: { recipe: run.config, method: resolved },
+      seed: run.seed,
+      calibration: {
+        n: sample.n,
+        ids: sample.ids.length <= 4096 ? sample.ids : undefined,
+        hash: sample.hash,
+        source: run.calibration.source,
+      },
+      budget: run.budget,
+      backend: opts.backend,
+      adapter: cpu.deviceInfo,
+      versions: {
+        ptq_bench: gitCommit(),
+        deno: Deno.version.deno,
+        onnxruntime: "1.30.0",
+      },
+      started,
+      wall_s: round2((performance.now() - t0) / 1000),
+      peak_mem_mb: Math.round(Math.max(peak, Deno.memoryUsage().rss) / 2 ** 20),
+      metrics: {
+        top1: round2(sim.top1),
+        top5: round2(sim.top5),
+        unit_losses: res.units.map((u) => ({
+          unit: u.name,
+          loss: Math.max(0, u.lossAfter),
+          loss_init: Math.max(0, u.lossBefore),
+        })),
+      },
+      exported: { top1: round2(exported.top1), top5: round2(exported.top5) },
+      fp32: { top1: round2(fp32.top1), top5: round2(fp32.top5) },
+      notes: [
+        `evaluated on ${sim.n} images: ${inputs.evalSource}${limit ? ` (strided subset, limit ${limit})` : ""}`,
+        ...notes,
+      ],
+    };
+    return record;
+  } finally {
+    clearInterval(sampleMem);
+  }
+}
+
+/** Runs a paper's cells in the given suites, skipping recorded runs; appends records. */
+export async function reproduce(o: ReproduceOptions): Promise<ReproduceSummary> {
+  const log = o.log ?? ((m: string) => console.error(m));
+  const budget = o.budget ?? "smoke";
+  const suites = o.suites ?? ["proxy"];
+  const { runs, skips } = planPaper(o.paper, suites, budget, o.cells, o.seeds);
+  const file = resultsPath(o.paper, o.resultsDir);
+  await Deno.mkdir(file.replace(/\/[^/]*$/, ""), { recursive: true });
+  const done = await recordedKeys(file);
+  const todo = runs.filter((r) => !done.has(r.key));
+  log(
+    `${o.paper}: ${runs.length} runs planned in ${suites.join(", ")} (budget ${budget}); ` +
+      `${runs.length - todo.length} already recorded in ${file}; ${skips.length} cell/suite pairs cannot run here`,
+  );
+  const summary: ReproduceSummary = {
+    planned: runs.length,
+    ran: 0,
+    alreadyRecorded: runs.length - todo.length,
+    failed: [],
+    skips,
+    resultsFile: file,
+  };
+  for (const [i, run] of todo.entries()) {
+    if (o.maxRuns !== undefined && summary.ran >= o.maxRuns) break;
+    log(`[${i + 1}/${todo.length}] ${run.key}`);
+    try {
+      const rec = await executeRun(run, { paths: o, backend: o.backend ?? "cpu", log });
+      await appendRecord(file, rec);
+      summary.ran++;
+      log(
+        `  top-1 ${rec.metrics.top1} (QDQ on onnxruntime ${rec.exported?.top1}, FP32 ${rec.fp32.top1}) in ${rec.wall_s} s`,
+      );
+    } catch (e) {
+      const msg = (e as Error).message;
+      summary.failed.push({ key: run.key, error: msg });
+      log(`  FAILED: ${msg}`);
+      if (Deno.env.get("PTQ_DEBUG")) console.error(e);
+    }
+    tidy(() => {}); // nothing pending between runs
+  }
+  return summary;
+}

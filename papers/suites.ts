@@ -1,0 +1,204 @@
+/**
+ * Suite data for the runner: the model of a run, its calibration sample and its evaluation
+ * images, per suite.
+ *
+ * - `proxy`: the project's own models (models/proxy/) on Fashion-MNIST; calibration is a seeded
+ *   sample of the train split, evaluation the test split (or, with a limit, an evenly strided
+ *   subset of it: the test split is ordered by class, so its first rows would be one class).
+ * - `imagenet-subset`: the shared MobileNets with the 1,000 calibration images and the 1,300
+ *   validation images (`--assets DIR`, `PTQ_ASSETS`, or `../shared/assets`).
+ * - `imagenet`: a user's ImageNet (`--imagenet DIR` with `train/` class folders and `val/` +
+ *   the 50k ground truth) and the paper's checkpoint exported to ONNX (`--models-dir DIR`).
+ *
+ * @module
+ */
+import { type Tensor, upload } from "../runtime/mod.ts";
+import {
+  foldBatchNorm,
+  type FoldedBatchNorm,
+  type Graph,
+  loadOnnx,
+  MODELS,
+  resolveModel,
+  sha256Hex,
+} from "../models/mod.ts";
+import { PROXY_MODELS } from "../models/proxy/mod.ts";
+import {
+  type CalibrationSample,
+  FASHION_MNIST_MEAN,
+  FASHION_MNIST_STD,
+  type FashionMnistSplit,
+  gather,
+  hashIds,
+  ImageNetDataset,
+  loadFashionMnist,
+  sampleCalibration,
+} from "../datasets/mod.ts";
+import { specFor } from "../models/eval.ts";
+import type { Suite } from "./schema.ts";
+
+/** A labelled host batch. */
+export interface HostBatch {
+  images: Float32Array;
+  labels: Int32Array;
+  shape: number[];
+}
+
+/** Everything a run needs from its suite. */
+export interface SuiteInputs {
+  model: { name: string; path: string; sha256: string };
+  /** The FP graph as loaded. */
+  graph: Graph;
+  /** The same graph with BatchNorm folded, and the folded BN parameters by layer name. */
+  folded: { graph: Graph; bn: Map<string, FoldedBatchNorm> };
+  calibration(n: number, seed: number): Promise<{ images: Tensor; sample: CalibrationSample }>;
+  evalBatches(limit?: number, batch?: number): AsyncIterable<HostBatch>;
+  evalSource: string;
+}
+
+/** Where files come from (machine settings). */
+export interface SuitePaths {
+  assetsDir?: string;
+  modelsDir?: string;
+  imagenetDir?: string;
+}
+
+/** The shared assets folder: flag, then `PTQ_ASSETS`, then `../shared/assets`. */
+export function assetsDir(p: SuitePaths): string {
+  return p.assetsDir ?? Deno.env.get("PTQ_ASSETS") ??
+    new URL("../../shared/assets/", import.meta.url).pathname;
+}
+
+/** Evenly strided subset of `[0, n)` of size `limit` (all of it without a limit). */
+export function stridedIndices(n: number, limit?: number): number[] {
+  if (!limit || limit >= n) return Array.from({ length: n }, (_, i) => i);
+  const step = n / limit;
+  return Array.from({ length: limit }, (_, i) => Math.floor(i * step));
+}
+
+const loaded = new Map<string, { graph: Graph; folded: SuiteInputs["folded"]; sha256: string }>();
+
+function loadGraph(path: string) {
+  let g = loaded.get(path);
+  if (!g) {
+    const bytes = Deno.readFileSync(path);
+    const graph = loadOnnx(bytes, { name: path });
+    const folded = foldBatchNorm(graph);
+    g = { graph, folded, sha256: sha256Hex(bytes) };
+    loaded.set(path, g);
+  }
+  return g;
+}
+
+let fmCache: { train: FashionMnistSplit; test: FashionMnistSplit } | null = null;
+
+function fashion(): { train: FashionMnistSplit; test: FashionMnistSplit } {
+  if (!fmCache) {
+    const { train, test } = loadFashionMnist({ size: 28 });
+    fmCache = { train: train!, test: test! };
+  }
+  return fmCache;
+}
+
+async function* hostBatches(
+  split: FashionMnistSplit,
+  indices: number[],
+  batch: number,
+): AsyncIterable<HostBatch> {
+  for (let s = 0; s < indices.length; s += batch) {
+    const b = gather(split, indices.slice(s, s + batch));
+    yield { images: b.images, labels: b.labels, shape: [...b.shape] };
+  }
+}
+
+function proxyInputs(name: string): SuiteInputs {
+  const entry = (PROXY_MODELS as Record<string, { file: URL }>)[name];
+  if (!entry) throw new RangeError(`Unknown proxy model "${name}"`);
+  const path = entry.file.pathname;
+  try {
+    Deno.statSync(path);
+  } catch {
+    throw new Error(
+      `Proxy model ${name} is missing at ${path}: train it with \`deno task train-proxy --model ${name}\``,
+    );
+  }
+  const g = loadGraph(path);
+  return {
+    model: { name, path, sha256: g.sha256 },
+    graph: g.graph,
+    folded: g.folded,
+    evalSource:
+      `Fashion-MNIST test split (last 1,000 per class), normalised (x/255 − ${FASHION_MNIST_MEAN}) / ${FASHION_MNIST_STD}`,
+    calibration(n, seed) {
+      const { train } = fashion();
+      const ids = Array.from({ length: train.shape[0] }, (_, i) => `train/${i}`);
+      const sample = sampleCalibration({ ids }, n, seed);
+      const b = gather(train, sample.indices);
+      return Promise.resolve({ images: upload(b.images, b.shape), sample });
+    },
+    evalBatches(limit, batch = 256) {
+      const { test } = fashion();
+      return hostBatches(test, stridedIndices(test.shape[0], limit), batch);
+    },
+  };
+}
+
+async function imagenetSubsetInputs(name: string, paths: SuitePaths): Promise<SuiteInputs> {
+  const root = assetsDir(paths).replace(/\/?$/, "/");
+  const entry = (MODELS as Record<string, unknown>)[name];
+  if (!entry) throw new RangeError(`Unknown model "${name}"`);
+  const path = resolveModel(name, { dir: paths.modelsDir });
+  const g = loadGraph(path);
+  const spec = specFor(name, "val-subset");
+  const calSpec = specFor(name, "calibration");
+  const valDir = `${root}imagenet/ilsvrc2012_val_subset1300_227px`;
+  const calDir = `${root}imagenet/calib1000_one_per_class_256px`;
+  const val = await ImageNetDataset.fromList(valDir, `${valDir}/labels.txt`);
+  const cal = await ImageNetDataset.fromList(calDir, `${calDir}/labels.txt`);
+  return {
+    model: { name, path, sha256: g.sha256 },
+    graph: g.graph,
+    folded: g.folded,
+    evalSource: `${valDir} (1,300 ImageNet val images, plain resize)`,
+    async calibration(n, seed) {
+      const sample = sampleCalibration(cal, n, seed);
+      const parts: Float32Array[] = [];
+      let shape: number[] = [];
+      for await (const b of cal.batches({ spec: calSpec, batchSize: 64, ids: sample.ids })) {
+        parts.push(b.images);
+        shape = [...b.shape];
+      }
+      const per = shape[1] * shape[2] * shape[3];
+      const all = new Float32Array(sample.n * per);
+      let off = 0;
+      for (const p of parts) (all.set(p, off), (off += p.length));
+      return { images: upload(all, [sample.n, shape[1], shape[2], shape[3]]), sample };
+    },
+    async *evalBatches(limit, batch = 50) {
+      const ids = stridedIndices(val.ids.length, limit).map((i) => val.ids[i]);
+      for await (const b of val.batches({ spec, batchSize: batch, ids })) {
+        yield { images: b.images, labels: b.labels, shape: [...b.shape] };
+      }
+    },
+  };
+}
+
+/** Loads a run's suite inputs. */
+export async function suiteInputs(
+  suite: Suite,
+  modelName: string,
+  paths: SuitePaths,
+): Promise<SuiteInputs> {
+  if (suite === "proxy") return proxyInputs(modelName);
+  if (suite === "imagenet-subset") return await imagenetSubsetInputs(modelName, paths);
+  throw new Error(
+    `Suite ${suite} needs a user's data: ${
+      suite === "imagenet"
+        ? "pass --imagenet DIR (train/ class folders, val/ with the 50k ground truth) and " +
+          "--models-dir DIR with the paper's checkpoint exported to ONNX"
+        : "pass a VOCdevkit with --voc DIR"
+    } (not wired in this version)`,
+  );
+}
+
+export { hashIds };
