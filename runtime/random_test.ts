@@ -24,7 +24,10 @@ Deno.test("uniform, normal and bernoulli have the right moments", () => {
   const n = 100_000;
   const u = g.uniformArray(n, -1, 3);
   const mean = (a: Float32Array) => a.reduce((s, v) => s + v, 0) / a.length;
-  const std = (a: Float32Array) => Math.sqrt(a.reduce((s, v) => s + (v - mean(a)) ** 2, 0) / a.length);
+  const std = (a: Float32Array) => {
+    const m = mean(a);
+    return Math.sqrt(a.reduce((s, v) => s + (v - m) ** 2, 0) / a.length);
+  };
   assert(u.every((v) => v >= -1 && v < 3), "uniform out of range");
   assert(Math.abs(mean(u) - 1) < 0.02, `uniform mean ${mean(u)}`);
   const z = g.normalArray(n, 2, 0.5);

@@ -209,7 +209,7 @@ ${
 }`;
 }
 
-const tmFor = (rows: number) => (rows >= 4 ? 4 : 1);
+const tmFor = (rows: number) => (rows >= 8 ? 8 : rows >= 4 ? 4 : 1);
 
 /** Forward convolution: inputs [x, w]. */
 export function conv2d(ctx: Ctx, x: GpuIn, w: GpuIn, a: Conv2dAttrs, out: OutInfo): GpuStorage {

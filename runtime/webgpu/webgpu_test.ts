@@ -180,7 +180,7 @@ Deno.test({
     });
     const ties = ints([5, 7], 0, 4);
     const tf = { data: Float32Array.from(ties.data), shape: ties.shape };
-    for (const axis of [0, 1]) {
+    for (const axis of [0, 1, -1]) {
       await checkOp("argmax", [tf], { axis, keepDims: false });
       await checkOp("argmax", [ties], { axis, keepDims: true });
     }
@@ -288,6 +288,12 @@ Deno.test({
         a: { strides: [3, 2], pads: [2, 0, 1, 2], dilations: [2, 1], groups: 1 },
       },
     ];
+    // 8 rows per thread (and a ragged edge) in every kernel
+    cases.push({
+      x: [1, 9, 5, 5],
+      w: [10, 9, 3, 3],
+      a: { strides: [1, 1], pads: [1, 1, 1, 1], dilations: [1, 1], groups: 1 },
+    });
     for (const { x, w, a } of cases) {
       const xi = randn(x), wi = randn(w);
       const yShape = [

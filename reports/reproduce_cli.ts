@@ -1,0 +1,102 @@
+/**
+ * `deno task reproduce <paper> [--suite proxy|imagenet-subset|imagenet …] [--cells SUBSTR …]
+ *  [--seeds N] [--budget smoke|quick|paper] [--backend cpu|webgpu] [--results DIR] [--out DIR]
+ *  [--assets DIR] [--models-dir DIR] [--imagenet DIR] [--max-runs N] [--no-report]`
+ *
+ * Runs the paper's cells (and the baselines they are compared with) on the chosen suites —
+ * by default the embedded `proxy` suite — appends one record per run to
+ * `out/results/<paper>.jsonl` (runs already recorded are skipped, so a killed run resumes), then
+ * writes `out/reports/<paper>.html`.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { PAPERS } from "../papers/mod.ts";
+import { reproduce } from "../papers/runner.ts";
+import { BudgetNameSchema, type Suite, SuiteSchema } from "../papers/schema.ts";
+import { METHOD_DEVIATIONS } from "../methods/deviations.ts";
+import { writeReports } from "./write.ts";
+
+const USAGE = "usage: deno task reproduce <paper> [--suite S]… [--cells SUBSTR]… [--seeds N] " +
+  "[--budget smoke|quick|paper] [--backend cpu] [--results DIR] [--out DIR] [--assets DIR] " +
+  "[--models-dir DIR] [--max-runs N] [--no-report]";
+
+/** Default budget of the embedded default: see docs/reproduce.md for its wall-clock. */
+export const DEFAULT_BUDGET = "smoke";
+
+async function main(): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: Deno.args,
+    allowPositionals: true,
+    options: {
+      suite: { type: "string", multiple: true },
+      cells: { type: "string", multiple: true },
+      seeds: { type: "string" },
+      budget: { type: "string", default: DEFAULT_BUDGET },
+      backend: { type: "string", default: "cpu" },
+      results: { type: "string", default: "out/results" },
+      out: { type: "string", default: "out/reports" },
+      assets: { type: "string" },
+      "models-dir": { type: "string" },
+      imagenet: { type: "string" },
+      "max-runs": { type: "string" },
+      "no-report": { type: "boolean", default: false },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help || positionals.length === 0) {
+    console.log(USAGE + `\npapers: ${Object.keys(PAPERS).join(", ")}`);
+    return values.help ? 0 : 2;
+  }
+  const budget = BudgetNameSchema.parse(values.budget);
+  const suites = (values.suite ?? ["proxy"]).map((s) => SuiteSchema.parse(s)) as Suite[];
+  if (values.backend !== "cpu") {
+    throw new Error(
+      `--backend ${values.backend}: the reproduce pipeline runs on the cpu backend in this version`,
+    );
+  }
+  let failed = 0;
+  for (const paper of positionals) {
+    if (!PAPERS[paper]) throw new RangeError(`Unknown paper "${paper}"; known: ${Object.keys(PAPERS)}`);
+    const t0 = performance.now();
+    const s = await reproduce({
+      paper,
+      suites,
+      cells: values.cells,
+      budget,
+      seeds: values.seeds ? Number(values.seeds) : undefined,
+      resultsDir: values.results,
+      backend: values.backend,
+      assetsDir: values.assets,
+      modelsDir: values["models-dir"],
+      imagenetDir: values.imagenet,
+      maxRuns: values["max-runs"] ? Number(values["max-runs"]) : undefined,
+    });
+    failed += s.failed.length;
+    console.error(
+      `${paper}: ${s.ran} new runs, ${s.alreadyRecorded} already recorded, ${s.failed.length} failed, ` +
+        `${((performance.now() - t0) / 1000).toFixed(0)} s; records in ${s.resultsFile}`,
+    );
+    if (!values["no-report"]) {
+      const written = await writeReports({
+        papers: [paper],
+        resultsDir: values.results,
+        outDir: values.out,
+        methodDeviations: METHOD_DEVIATIONS,
+        skips: s.skips,
+      });
+      for (const w of written) console.log(`report: ${w}`);
+    }
+  }
+  return failed ? 1 : 0;
+}
+
+if (import.meta.main) {
+  try {
+    Deno.exit(await main());
+  } catch (e) {
+    console.error(`reproduce: ${(e as Error).message}`);
+    if (Deno.env.get("PTQ_DEBUG")) console.error(e);
+    Deno.exit(1);
+  }
+}
