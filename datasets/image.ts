@@ -11,10 +11,17 @@
  *   file cut after its last scan header, the bytes must also hold an EOI marker (`FF D9`) after the
  *   last SOS marker (`FF DA`). Bytes after the EOI (some cameras append data) are allowed.
  *
- * Decoding differs from libjpeg (Pillow, torchvision) by a few grey levels: `jpeg-js` upsamples
- * subsampled chroma by pixel replication where libjpeg uses "fancy" (triangular) upsampling, and
- * its IDCT rounds differently. Resizing is specified and tested separately (`preprocess.ts`), on
- * identical RGB input.
+ * - Three-component YCbCr JPEGs without an Adobe marker (JFIF, nearly every photograph) are
+ *   decoded by `jpeg-js` to their raw Y, Cb, Cr planes (`colorTransform: false`); the chroma planes
+ *   are then upsampled and converted to RGB as libjpeg does by default (Pillow, torchvision):
+ *   "fancy" triangular upsampling for 2×2, 2×1 and 1×2 subsampling (`jdsample.c`, edge samples
+ *   replicated) and the fixed-point YCbCr → RGB tables of `jdcolor.c`. Other sampling layouts
+ *   and Adobe-marked files use `jpeg-js`'s own conversion (chroma replication, float formula).
+ *
+ * What remains of the difference to libjpeg is `jpeg-js`'s IDCT rounding: on the shared 227-px
+ * ImageNet subset, 88 % of the bytes equal Pillow's, the mean |difference| is 0.15 and the
+ * largest 3 (with `jpeg-js`'s chroma replication: 1.3 and 74). Resizing is specified and tested
+ * separately (`preprocess.ts`), on identical RGB input.
  *
  * @module
  */
@@ -65,6 +72,7 @@ export function decodeJpeg(bytes: Uint8Array, name = "<bytes>"): RgbImage {
     );
   }
   let raw: { width: number; height: number; data: Uint8Array };
+  const ycc = yccLayout(bytes);
   try {
     raw = jpeg.decode(bytes, {
       useTArray: true,
@@ -72,6 +80,7 @@ export function decodeJpeg(bytes: Uint8Array, name = "<bytes>"): RgbImage {
       tolerantDecoding: false,
       maxMemoryUsageInMB: MAX_MEMORY_MB,
       maxResolutionInMP: MAX_RESOLUTION_MP,
+      ...(ycc ? { colorTransform: false } : {}),
     });
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
@@ -83,7 +92,145 @@ export function decodeJpeg(bytes: Uint8Array, name = "<bytes>"): RgbImage {
       `Cannot decode ${name}: decoder returned ${data.length} bytes for ${width}×${height}×3`,
     );
   }
-  return { width, height, data };
+  return { width, height, data: ycc ? yccToRgb(data, width, height, ycc) : data };
+}
+
+// ---------------------------------------------------------------------------------------------
+// libjpeg-style chroma upsampling and colour conversion
+
+/**
+ * Chroma subsampling `[sx, sy]` of a 3-component JPEG whose two chroma components share it
+ * (each 1 or 2) and whose luma is at full resolution, when it has no Adobe APP14 marker; else
+ * null. Reads the markers up to the first scan.
+ */
+function yccLayout(b: Uint8Array): [number, number] | null {
+  let i = 2;
+  while (i + 4 <= b.length) {
+    if (b[i] !== 0xff) return null;
+    const m = b[i + 1];
+    if (m === 0xff) {
+      i++;
+      continue;
+    }
+    if (m === 0xd8 || m === 0x01 || (m >= 0xd0 && m <= 0xd7)) {
+      i += 2;
+      continue;
+    }
+    const p = i + 4, len = (b[i + 2] << 8) | b[i + 3];
+    if (m === 0xee) return null; // Adobe (or other APP14): leave it to jpeg-js
+    if (m === 0xda) return null; // no frame header before the scan
+    if (m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc) {
+      if (p + 6 + 9 > b.length || b[p + 5] !== 3) return null;
+      const hv = [0, 1, 2].map((k) => b[p + 7 + 3 * k]);
+      const [h0, v0] = [hv[0] >> 4, hv[0] & 15];
+      if (hv[1] !== hv[2]) return null;
+      const [h1, v1] = [hv[1] >> 4, hv[1] & 15];
+      const sx = h0 / h1, sy = v0 / v1;
+      if (!((sx === 1 || sx === 2) && (sy === 1 || sy === 2))) return null;
+      // An Adobe marker may still follow the frame header: keep scanning until the scan.
+      for (let j = p + len - 2; j + 4 <= b.length;) {
+        if (b[j] !== 0xff) return null;
+        const n = b[j + 1];
+        if (n === 0xff) {
+          j++;
+          continue;
+        }
+        if (n === 0xee) return null;
+        if (n === 0xda) return [sx, sy];
+        j += 2 + ((b[j + 2] << 8) | b[j + 3]);
+      }
+      return null;
+    }
+    i = p + len - 2;
+  }
+  return null;
+}
+
+const FIX = (x: number) => Math.round(x * 65536);
+const CR_R = new Int32Array(256), CB_B = new Int32Array(256);
+const CR_G = new Int32Array(256), CB_G = new Int32Array(256);
+for (let i = 0; i < 256; i++) {
+  const x = i - 128; // jdcolor.c build_ycc_rgb_table, SCALEBITS 16
+  CR_R[i] = (FIX(1.402) * x + 32768) >> 16;
+  CB_B[i] = (FIX(1.772) * x + 32768) >> 16;
+  CR_G[i] = -FIX(0.71414) * x;
+  CB_G[i] = -FIX(0.34414) * x + 32768;
+}
+
+/**
+ * libjpeg's fancy upsampling of one chroma plane (`cw × ch`, subsampled by `sx`, `sy`) to
+ * `W × H` (jdsample.c `h2v2_fancy_upsample`, `h2v1_fancy_upsample`, `h1v2_fancy_upsample`).
+ */
+function fancyUpsample(
+  src: Uint8Array,
+  cw: number,
+  ch: number,
+  sx: number,
+  sy: number,
+  W: number,
+  H: number,
+): Uint8Array {
+  const out = new Uint8Array(W * H);
+  for (let oy = 0; oy < H; oy++) {
+    const y0 = sy === 2 ? oy >> 1 : oy;
+    // The nearer and the farther input row (edge rows replicated).
+    const y1 = sy === 2 ? (oy & 1 ? Math.min(y0 + 1, ch - 1) : Math.max(y0 - 1, 0)) : y0;
+    const r0 = y0 * cw, r1 = y1 * cw, o = oy * W;
+    if (sx === 1) {
+      for (let x = 0; x < W; x++) {
+        out[o + x] = sy === 2
+          ? (3 * src[r0 + x] + src[r1 + x] + (oy & 1 ? 2 : 1)) >> 2
+          : src[r0 + x];
+      }
+    } else if (sy === 2) {
+      for (let ox = 0; ox < W; ox++) {
+        const x = ox >> 1;
+        const t = 3 * src[r0 + x] + src[r1 + x];
+        if (ox & 1) {
+          out[o + ox] = x === cw - 1
+            ? (4 * t + 7) >> 4
+            : (3 * t + 3 * src[r0 + x + 1] + src[r1 + x + 1] + 7) >> 4;
+        } else {
+          out[o + ox] = x === 0
+            ? (4 * t + 8) >> 4
+            : (3 * t + 3 * src[r0 + x - 1] + src[r1 + x - 1] + 8) >> 4;
+        }
+      }
+    } else {
+      for (let ox = 0; ox < W; ox++) {
+        const x = ox >> 1, t = src[r0 + x];
+        if (ox & 1) out[o + ox] = x === cw - 1 ? t : (3 * t + src[r0 + x + 1] + 2) >> 2;
+        else out[o + ox] = x === 0 ? t : (3 * t + src[r0 + x - 1] + 1) >> 2;
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * Converts `jpeg-js`'s raw YCbCr output (chroma replicated to full size, `colorTransform:
+ * false`) to RGB as libjpeg does: the chroma samples are recovered exactly from the replicated
+ * planes, fancy-upsampled, and converted with the fixed-point tables.
+ */
+function yccToRgb(data: Uint8Array, W: number, H: number, [sx, sy]: [number, number]): Uint8Array {
+  const cw = Math.ceil(W / sx), ch = Math.ceil(H / sy);
+  const chroma = [1, 2].map((c) => {
+    const p = new Uint8Array(cw * ch);
+    for (let y = 0; y < ch; y++) {
+      for (let x = 0; x < cw; x++) p[y * cw + x] = data[3 * (y * sy * W + x * sx) + c];
+    }
+    return sx === 1 && sy === 1 ? p : fancyUpsample(p, cw, ch, sx, sy, W, H);
+  });
+  const [cbs, crs] = chroma;
+  const out = new Uint8Array(W * H * 3);
+  for (let k = 0; k < W * H; k++) {
+    const y = data[3 * k], cb = cbs[k], cr = crs[k];
+    const r = y + CR_R[cr], g = y + ((CB_G[cb] + CR_G[cr]) >> 16), b = y + CB_B[cb];
+    out[3 * k] = r < 0 ? 0 : r > 255 ? 255 : r;
+    out[3 * k + 1] = g < 0 ? 0 : g > 255 ? 255 : g;
+    out[3 * k + 2] = b < 0 ? 0 : b > 255 ? 255 : b;
+  }
+  return out;
 }
 
 /**

@@ -21,12 +21,25 @@ export function tinyGraph(seed = 0): Graph {
     init.set(name, r.randn([n], 0, 0.1));
     return name;
   };
-  const conv = (name: string, x: string, o: number, i: number, k: number, group = 1, stride = 1): Node => ({
+  const conv = (
+    name: string,
+    x: string,
+    o: number,
+    i: number,
+    k: number,
+    group = 1,
+    stride = 1,
+  ): Node => ({
     name,
     opType: "Conv",
     inputs: [x, w(`${name}.w`, [o, i / group, k, k], (i / group) * k * k), b(`${name}.b`, o)],
     outputs: [`${name}.y`],
-    attrs: { kernel_shape: [k, k], pads: Array(4).fill((k - 1) / 2), strides: [stride, stride], group },
+    attrs: {
+      kernel_shape: [k, k],
+      pads: Array(4).fill((k - 1) / 2),
+      strides: [stride, stride],
+      group,
+    },
   });
   const act = (name: string, op: string, x: string, attrs = {}): Node => ({
     name,

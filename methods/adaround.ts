@@ -40,6 +40,12 @@ export const adaround: Method<typeof config> = {
   config,
   run(ctx, raw) {
     const c = parseConfig(config, raw, "adaround");
-    return runBaseline(ctx, c, { granularity: "layer", adaround: true, lsq: true, dropProb: 0, inputMixProb: 1 });
+    return runBaseline(ctx, c, {
+      granularity: "layer",
+      adaround: true,
+      lsq: true,
+      dropProb: 0,
+      inputMixProb: 1,
+    });
   },
 };

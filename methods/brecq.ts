@@ -36,6 +36,12 @@ export const brecq: Method<typeof config> = {
   config,
   run(ctx, raw) {
     const c = parseConfig(config, raw, "brecq");
-    return runBaseline(ctx, c, { granularity: "block", adaround: true, lsq: true, dropProb: 0, inputMixProb: 1 });
+    return runBaseline(ctx, c, {
+      granularity: "block",
+      adaround: true,
+      lsq: true,
+      dropProb: 0,
+      inputMixProb: 1,
+    });
   },
 };

@@ -47,10 +47,14 @@ const { values: a } = parseArgs({
   },
 });
 if (!a.model || !a.method) {
-  console.error("usage: deno task quantize --model NAME|FILE.onnx --method ID --w BITS --a BITS [--budget ...]");
+  console.error(
+    "usage: deno task quantize --model NAME|FILE.onnx --method ID --w BITS --a BITS [--budget ...]",
+  );
   Deno.exit(2);
 }
-if (a.backend !== "cpu") throw new RangeError(`--backend ${a.backend}: only cpu is available in this build`);
+if (a.backend !== "cpu") {
+  throw new RangeError(`--backend ${a.backend}: only cpu is available in this build`);
+}
 
 const started = new Date().toISOString();
 const t0 = performance.now();
@@ -74,21 +78,34 @@ if (a.model.endsWith(".onnx")) {
   const n = r.entry.preprocess.normalize;
   spec = plainResizeSpec(
     Number(a.size ?? r.entry.inputSize),
-    n === "tf" ? { kind: "tf" } : n === "unit" ? { kind: "unit" } : { kind: "mean-std", mean: n.mean, std: n.std },
+    n === "tf"
+      ? { kind: "tf" }
+      : n === "unit"
+      ? { kind: "unit" }
+      : { kind: "mean-std", mean: n.mean, std: n.std },
   );
 }
 const graph = foldBatchNorm(loadOnnx(path)).graph;
 const method = methodById(a.method);
-const rawConfig = { wBits: Number(a.w), aBits: Number(a.a), budget: a.budget, seed: Number(a.seed) };
+const rawConfig = {
+  wBits: Number(a.w),
+  aBits: Number(a.a),
+  budget: a.budget,
+  seed: Number(a.seed),
+};
 const config = parseConfig(method.config, rawConfig, method.id) as Record<string, unknown>;
 const nCalib = calibSizeOf(config as { budget: "smoke" | "quick" | "paper"; calibSize?: number });
-log(`model ${name} (${path}), method ${method.id}, W${a.w}A${a.a}, budget ${a.budget}, ${nCalib} calibration images`);
+log(
+  `model ${name} (${path}), method ${method.id}, W${a.w}A${a.a}, budget ${a.budget}, ${nCalib} calibration images`,
+);
 
 // Calibration sample.
 const calibSet = await ImageNetDataset.fromList(a.calib!);
 const cs = sampleCalibration(calibSet, nCalib, Number(a.seed));
 let calib: Tensor | null = null;
-for await (const b of calibSet.batches({ spec, batchSize: nCalib, ids: cs.ids })) calib = upload(b.images, b.shape, cpu);
+for await (const b of calibSet.batches({ spec, batchSize: nCalib, ids: cs.ids })) {
+  calib = upload(b.images, b.shape, cpu);
+}
 log(`calibration ${cs.n} images, ids sha256 ${cs.hash.slice(0, 16)}…`);
 
 // Quantize.
@@ -122,10 +139,14 @@ const bytes = toQdqOnnx(res.model);
 const outPath = a.out ?? `out/${name}.${method.id}.w${a.w}a${a.a}.qdq.onnx`;
 await Deno.mkdir(outPath.split("/").slice(0, -1).join("/") || ".", { recursive: true });
 await Deno.writeFile(outPath, bytes);
-const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: navigator.hardwareConcurrency });
+const session = await ort.InferenceSession.create(bytes, {
+  intraOpNumThreads: navigator.hardwareConcurrency,
+});
 let c1 = 0, n = 0;
 for await (const b of batches()) {
-  const o = await session.run({ [graph.inputs[0].name]: new ort.Tensor("float32", b.host, b.shape) });
+  const o = await session.run({
+    [graph.inputs[0].name]: new ort.Tensor("float32", b.host, b.shape),
+  });
   const logits = o[session.outputNames[0]].data as Float32Array;
   const k = logits.length / b.labels.length;
   for (let i = 0; i < b.labels.length; i++) {
@@ -164,4 +185,12 @@ const record = {
 };
 const text = JSON.stringify(record, null, 2);
 if (a.json) await Deno.writeTextFile(a.json, text + "\n");
-console.log(JSON.stringify({ top1: sim.top1, onnxruntime_top1: ortTop1, fp32_top1: fp?.top1, wall_s: record.wall_s, peak_rss_mb: record.peak_rss_mb }));
+console.log(
+  JSON.stringify({
+    top1: sim.top1,
+    onnxruntime_top1: ortTop1,
+    fp32_top1: fp?.top1,
+    wall_s: record.wall_s,
+    peak_rss_mb: record.peak_rss_mb,
+  }),
+);

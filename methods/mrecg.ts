@@ -96,7 +96,11 @@ export function groupsFromPairs(pairs: number[], units: number): number[][] {
 }
 
 /** Data-free capacity of a unit: Σ params · bits / stride². */
-export function dataFreeCapacity(graph: Graph, unit: Unit, bitsOf: (layer: string) => number): number {
+export function dataFreeCapacity(
+  graph: Graph,
+  unit: Unit,
+  bitsOf: (layer: string) => number,
+): number {
   let cap = 0;
   for (const name of unit.layers) {
     const node = unit.nodes.find((n) => n.name === name)!;
@@ -139,7 +143,8 @@ function pairsOf(groups: number[][]): Set<number> {
 export const mrecg: Method<typeof config> = {
   id: "mrecg",
   paper: {
-    title: "Solving Oscillation Problem in Post-Training Quantization Through a Theoretical Perspective",
+    title:
+      "Solving Oscillation Problem in Post-Training Quantization Through a Theoretical Perspective",
     authors: "Ma, Li, Zheng, Ling, Xiao, Wang, Wen, Chao, Ji",
     venue: "CVPR 2023",
     url: "https://arxiv.org/abs/2303.11906",
@@ -169,7 +174,10 @@ export const mrecg: Method<typeof config> = {
       groups = official;
     } else {
       if (c.capacity === "data-free") {
-        const bits = (l: string) => (l === units[0].layers[0] || l === units.at(-1)!.layers.at(-1)) && c.headStem8bit ? 8 : c.wBits;
+        const bits = (l: string) =>
+          (l === units[0].layers[0] || l === units.at(-1)!.layers.at(-1)) && c.headStem8bit
+            ? 8
+            : c.wBits;
         capacities = units.map((u) => dataFreeCapacity(ctx.graph, u, bits));
       } else {
         // Round-to-nearest pass: each unit's starting reconstruction loss is its capacity.
@@ -184,15 +192,19 @@ export const mrecg: Method<typeof config> = {
         capacities = probe.units.map((u) => u.lossBefore);
         probe.model.dispose?.();
       }
-      const candidates = units.slice(0, -1).filter((u, i) => u.kind === units[i + 1].kind && u.kind !== "layer").length;
+      const candidates = units.slice(0, -1).filter((u, i) =>
+        u.kind === units[i + 1].kind && u.kind !== "layer"
+      ).length;
       const k = Math.min(c.k ?? defaultK(official, candidates), candidates);
       const top = topKPairs(units, capacities, k);
       diffs = top.diffs;
       groups = groupsFromPairs(top.pairs, units.length);
     }
     const merged = mergeUnits(ctx.graph, units, groups);
-    log(`MRECG (${c.capacity}, base ${c.base}): ${units.length} units -> ${merged.length} ` +
-      `(${groups.filter((g) => g.length > 1).map((g) => g.join("+")).join(", ") || "no merges"})`);
+    log(
+      `MRECG (${c.capacity}, base ${c.base}): ${units.length} units -> ${merged.length} ` +
+        `(${groups.filter((g) => g.length > 1).map((g) => g.join("+")).join(", ") || "no merges"})`,
+    );
     const res = await runBaseline(ctx, c, {
       granularity: "block",
       adaround: true,

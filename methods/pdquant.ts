@@ -47,8 +47,8 @@ import {
   backward,
   concat,
   div,
-  klDivergence,
   keep,
+  klDivergence,
   mean,
   mul,
   noGrad,
@@ -215,7 +215,16 @@ async function correct(
 /** The hooks that turn the shared block reconstruction into PD-Quant. */
 export function pdquantHooks(
   ctx: MethodContext,
-  c: { T: number; lambC: number; lambR: number; bnLr: number; dcSteps: number; dcBatch: number; dc: boolean; pd: boolean },
+  c: {
+    T: number;
+    lambC: number;
+    lambR: number;
+    bnLr: number;
+    dcSteps: number;
+    dcBatch: number;
+    dc: boolean;
+    pd: boolean;
+  },
   stats: { dcUnits: number },
 ): ReconHooks {
   const bnMap = ctx.bn ?? new Map<string, FoldedBatchNorm>();
@@ -255,7 +264,12 @@ export const pdquant: Method<typeof config> = {
   async run(ctx, raw) {
     const c = parseConfig(config, raw, "pdquant");
     const d = pdquantDefaults(ctx.modelName);
-    const resolved = { ...c, T: c.T ?? d.T, lambC: c.lambC ?? d.lambC, lambda: c.lambda ?? d.lambda };
+    const resolved = {
+      ...c,
+      T: c.T ?? d.T,
+      lambC: c.lambC ?? d.lambC,
+      lambda: c.lambda ?? d.lambda,
+    };
     const stats = { dcUnits: 0 };
     const res = await runBaseline(ctx, resolved, {
       granularity: "block",

@@ -18,7 +18,9 @@ Deno.test("QDQ export runs in onnxruntime and matches the simulated model", asyn
         return [Float32Array.from(y.dataSync()), Array.from(argmax(y, 1).dataSync())];
       })
     );
-    const o = await ortRun(toQdqOnnx(r.model), { input: { data: x.dataSync() as Float32Array, shape: x.shape } });
+    const o = await ortRun(toQdqOnnx(r.model), {
+      input: { data: x.dataSync() as Float32Array, shape: x.shape },
+    });
     const c = compare(o.logits.data, sim);
     assert(c.rel < 1e-4, `W${w}A${a}: ${JSON.stringify(c)}`);
     const n = 16, k = 10;

@@ -38,7 +38,10 @@ function assertOnGrid(m: QuantModel) {
       const s = q.qparams.scale[c], z = q.qparams.zeroPoint[c];
       const k = w[i] / s + z;
       assert(Math.abs(k - Math.round(k)) < 1e-3, `${q.site.node}[${i}]: ${k} is off the grid`);
-      assert(Math.round(k) >= q.qmin && Math.round(k) <= q.qmax, `${q.site.node}[${i}]: ${k} out of range`);
+      assert(
+        Math.round(k) >= q.qmin && Math.round(k) <= q.qmax,
+        `${q.site.node}[${i}]: ${k} out of range`,
+      );
     }
   }
 }
@@ -79,23 +82,34 @@ Deno.test("MSE (L2.4) observer's error is at most min-max's, per channel and per
     const s = { bits, symmetric: false };
     const mm = lpError(data, weightQParams(data, 16, s, "minmax"), s);
     const ms = lpError(data, weightQParams(data, 16, s, "mse"), s);
-    for (let c = 0; c < 16; c++) // Tolerance: scales are stored as float32 after a float64 search.
+    for (let c = 0; c < 16; c++) { // Tolerance: scales are stored as float32 after a float64 search.
       assert(ms[c] <= mm[c] * (1 + 1e-5), `bits ${bits} channel ${c}`);
+    }
   }
   const act = Float32Array.from(r.normalArray(20000), (v) => Math.max(v, 0));
   const s = { bits: 4, symmetric: false };
   const o = new ActivationObserver(s, { kind: "mse" });
   o.observe([act.subarray(0, 10000), act.subarray(10000)]);
   const r2 = minMax(act);
-  assert(lpError(act, o.qparams(), s)[0] <= lpError(act, qparamsFromRange(r2.min, r2.max, s), s)[0]);
+  assert(
+    lpError(act, o.qparams(), s)[0] <= lpError(act, qparamsFromRange(r2.min, r2.max, s), s)[0],
+  );
 });
 
 Deno.test("layer, block and merged units partition the graph", () => {
   const g = tinyGraph();
-  for (const us of [layerUnits(g), blockUnits(g), mergeUnits(g, blockUnits(g), [[0], [1, 2], [3]])]) {
+  for (
+    const us of [layerUnits(g), blockUnits(g), mergeUnits(g, blockUnits(g), [[0], [1, 2], [3]])]
+  ) {
     assertEquals(us.flatMap((u) => u.nodes.map((n) => n.name)), g.nodes.map((n) => n.name));
   }
-  assertEquals(mergeUnits(g, blockUnits(g), [[0], [1, 2], [3]])[1].layers, ["c2", "c3", "c4", "c5", "c6"]);
+  assertEquals(mergeUnits(g, blockUnits(g), [[0], [1, 2], [3]])[1].layers, [
+    "c2",
+    "c3",
+    "c4",
+    "c5",
+    "c6",
+  ]);
 });
 
 Deno.test("rtn keeps weights on the per-channel grid and W8A8 stays close to FP", async () => {
@@ -116,7 +130,10 @@ Deno.test("adaround, brecq and qdrop keep weights on the grid and reconstruct ea
     // lossBefore is the unit with nearest rounding and observer-initialised steps (RTN) on the
     // same inputs; lossAfter is after reconstruction and hard rounding.
     for (const u of r.units) {
-      assert(u.lossAfter <= u.lossBefore * 1.02 + 1e-6, `${id} ${u.name}: ${u.lossBefore} -> ${u.lossAfter}`);
+      assert(
+        u.lossAfter <= u.lossBefore * 1.02 + 1e-6,
+        `${id} ${u.name}: ${u.lossBefore} -> ${u.lossAfter}`,
+      );
     }
     const before = r.units.reduce((a, u) => a + u.lossBefore, 0);
     const after = r.units.reduce((a, u) => a + u.lossAfter, 0);
@@ -129,7 +146,9 @@ Deno.test("qdrop is bit-identical under the same seed", async () => {
   const b = await runM("qdrop", { wBits: 4, aBits: 4, budget: "smoke", iters: 10, seed: 7 });
   const x = calib();
   assertEquals(Array.from(out(a.model, x)), Array.from(out(b.model, x)));
-  for (const [k, q] of a.model.acts) assertEquals(q.scale!.dataSync()[0], b.model.acts.get(k)!.scale!.dataSync()[0]);
+  for (const [k, q] of a.model.acts) {
+    assertEquals(q.scale!.dataSync()[0], b.model.acts.get(k)!.scale!.dataSync()[0]);
+  }
 });
 
 Deno.test("a bad config names the zod path", async () => {

@@ -24,7 +24,9 @@ function topoOrder(root: Tensor): Tensor[] {
     if (seen.has(t)) continue;
     seen.add(t);
     stack.push([t, true]);
-    for (const i of t.node?.inputs ?? []) if (i.requiresGrad && !seen.has(i)) stack.push([i, false]);
+    for (const i of t.node?.inputs ?? []) {
+      if (i.requiresGrad && !seen.has(i)) stack.push([i, false]);
+    }
   }
   return order;
 }

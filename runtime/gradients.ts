@@ -72,7 +72,9 @@ function matmulGrad(g: Tensor, [a, b]: Tensor[], _o: Tensor, t: OpAttrs["matmul"
 
 function convGrad(g: Tensor, [x, w]: Tensor[], _o: Tensor, a: Conv2dAttrs): Grads {
   return [
-    x.requiresGrad ? runOp("conv2dBackwardInput", [g, w], { ...a, inputShape: [...x.shape] }) : null,
+    x.requiresGrad
+      ? runOp("conv2dBackwardInput", [g, w], { ...a, inputShape: [...x.shape] })
+      : null,
     w.requiresGrad
       ? runOp("conv2dBackwardWeight", [x, g], { ...a, weightShape: [...w.shape] })
       : null,
@@ -126,8 +128,7 @@ export const GRADS: { [O in Op]: Rule<O> } & { reshape: Rule<"transpose"> } = {
   ge: cmp,
   eq: cmp,
   ne: cmp,
-  where: (g, [c, a, b]) =>
-    unbroadcast([c, a, b], [null, m.where(c, g, 0), m.where(c, 0, g)]),
+  where: (g, [c, a, b]) => unbroadcast([c, a, b], [null, m.where(c, g, 0), m.where(c, 0, g)]),
   sum: (g, [x], _, a) => [reduceGrad(g, x, a)],
   max: extremumGrad,
   min: extremumGrad,
@@ -139,7 +140,12 @@ export const GRADS: { [O in Op]: Rule<O> } & { reshape: Rule<"transpose"> } = {
   conv2dBackwardWeight: noSecondOrder("conv2dBackwardWeight"),
   maxPool2d: (g, [x], _, a: Pool2dAttrs) => [runOp("maxPool2dBackward", [x, g], a)],
   maxPool2dBackward: noSecondOrder("maxPool2dBackward"),
-  avgPool2d: (g, [x], _, a) => [runOp("avgPool2dBackward", [g], { ...a, inputShape: [...x.shape] })],
+  avgPool2d: (
+    g,
+    [x],
+    _,
+    a,
+  ) => [runOp("avgPool2dBackward", [g], { ...a, inputShape: [...x.shape] })],
   avgPool2dBackward: noSecondOrder("avgPool2dBackward"),
   upsampleNearest: (g, _, __, a) => [runOp("upsampleNearestBackward", [g], a)],
   upsampleNearestBackward: noSecondOrder("upsampleNearestBackward"),

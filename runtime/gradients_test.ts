@@ -55,12 +55,16 @@ Deno.test("round, floor and sign pass no gradient; roundSte passes it unchanged"
     r.backward(r.sum(r.mul(f(x), x)));
     // d/dx [f(x) * x] with f' = 0 is f(x)
     const expected = r.noGrad(() => f(x)).dataSync();
-    if (String(x.grad!.dataSync()) !== String(expected)) throw new Error(`${f.name} leaked a gradient`);
+    if (String(x.grad!.dataSync()) !== String(expected)) {
+      throw new Error(`${f.name} leaked a gradient`);
+    }
     x.dispose();
   }
   const x = r.tensor([0.3, 1.7, -2.2]).variable();
   r.backward(r.sum(r.mul(r.roundSte(x), r.tensor([1, 2, 3]))));
-  if (String(x.grad!.dataSync()) !== "1,2,3") throw new Error(`roundSte grad ${x.grad!.dataSync()}`);
+  if (String(x.grad!.dataSync()) !== "1,2,3") {
+    throw new Error(`roundSte grad ${x.grad!.dataSync()}`);
+  }
   x.dispose();
 });
 
@@ -109,7 +113,9 @@ Deno.test("reductions' gradients match finite differences over several axes", ()
   // ties split the gradient evenly (like torch.amax)
   const y = r.tensor([1, 3, 3, 2]).variable();
   r.backward(r.max(y));
-  if (String(y.grad!.dataSync()) !== "0,0.5,0.5,0") throw new Error(`tie grad ${y.grad!.dataSync()}`);
+  if (String(y.grad!.dataSync()) !== "0,0.5,0.5,0") {
+    throw new Error(`tie grad ${y.grad!.dataSync()}`);
+  }
   y.dispose();
 });
 
@@ -170,7 +176,11 @@ Deno.test("movement ops' gradients match finite differences", () => {
   const x = rn([2, 3, 4]);
   gradcheck((v) => r.transpose(v, [2, 0, 1]), [x]);
   gradcheck((v) => r.transpose(v), [x]);
-  gradcheck((a, b, c) => r.concat([a, b, c], 1), [rn([2, 1, 3]), rn([2, 2, 3], 2), rn([2, 3, 3], 3)]);
+  gradcheck((a, b, c) => r.concat([a, b, c], 1), [
+    rn([2, 1, 3]),
+    rn([2, 2, 3], 2),
+    rn([2, 3, 3], 3),
+  ]);
   gradcheck((a, b) => r.concat([a, b], -1), [rn([2, 2]), rn([2, 3], 2)]);
   gradcheck((v) => r.slice(v, [0, -3], [2, 4], [0, 2]), [x]);
   gradcheck((v) => r.slice(v, [1, 0], [100, 4], [1, 2], [2, 3]), [x]);
@@ -189,7 +199,11 @@ Deno.test("movement ops' gradients match finite differences", () => {
 Deno.test("composite nn ops' gradients match finite differences", () => {
   gradcheck((v) => r.softmax(v, 1), [rn([2, 3, 4])]);
   gradcheck((v) => r.logSoftmax(v), [rn([3, 5])]);
-  gradcheck((v, g, b) => r.layerNorm(v, g, b, 1e-5, -2), [rn([2, 3, 4]), rn([3, 4], 2), rn([4], 3)]);
+  gradcheck((v, g, b) => r.layerNorm(v, g, b, 1e-5, -2), [
+    rn([2, 3, 4]),
+    rn([3, 4], 2),
+    rn([4], 3),
+  ]);
   gradcheck((v, g, b) => r.batchNormTrain(v, g, b).y, [rn([3, 2, 2, 2]), rn([2], 2), rn([2], 3)]);
   gradcheck((v) => r.batchNormTrain(v, r.tensor([1, 1]), r.tensor([0, 0])).var, [rn([3, 2, 2])]);
   gradcheck((v) => {
@@ -204,7 +218,10 @@ Deno.test("composite nn ops' gradients match finite differences", () => {
   }, [rn([2, 2, 2, 2])]);
   gradcheck((v) => r.crossEntropy(v, [2, 0, 4]), [rn([3, 5])]);
   for (const temperature of [1, 4]) {
-    gradcheck((p, q) => r.klDivergence(p, q, temperature), [{ ...rn([3, 5], 1), grad: false }, rn([3, 5], 2)]);
+    gradcheck((p, q) => r.klDivergence(p, q, temperature), [
+      { ...rn([3, 5], 1), grad: false },
+      rn([3, 5], 2),
+    ]);
   }
   gradcheck(r.perSampleL2, [rn([3, 2, 2], 1), rn([3, 2, 2], 2)]);
   gradcheck(r.mse, [rn([3, 4], 1), rn([3, 4], 2)]);

@@ -68,11 +68,14 @@ export function full(shape: readonly number[], value: number, opts: CreateOption
   return upload(data, shape, opts.backend ?? getBackend());
 }
 
-export const zeros = (shape: readonly number[], opts?: CreateOptions): Tensor => full(shape, 0, opts);
-export const ones = (shape: readonly number[], opts?: CreateOptions): Tensor => full(shape, 1, opts);
+export const zeros = (shape: readonly number[], opts?: CreateOptions): Tensor =>
+  full(shape, 0, opts);
+export const ones = (shape: readonly number[], opts?: CreateOptions): Tensor =>
+  full(shape, 1, opts);
 
 /** A zero tensor with the shape and backend of `t`. */
-export const zerosLike = (t: Tensor): Tensor => full(t.shape, 0, { backend: t.backend, dtype: t.dtype });
+export const zerosLike = (t: Tensor): Tensor =>
+  full(t.shape, 0, { backend: t.backend, dtype: t.dtype });
 
 /** A number as a scalar beside `like`: i32 when `like` is i32 and the number an integer. */
 function lift(x: Operand, like: Tensor): Tensor {
@@ -225,12 +228,16 @@ export interface PoolOptions {
 export const maxPool2d = (x: Tensor, kernel: [number, number], o: PoolOptions = {}): Tensor =>
   runOp("maxPool2d", [x], { kernel, strides: o.strides ?? kernel, pads: o.pads ?? [0, 0, 0, 0] });
 export const avgPool2d = (x: Tensor, kernel: [number, number], o: PoolOptions = {}): Tensor =>
-  runOp("avgPool2d", [x], {
-    kernel,
-    strides: o.strides ?? kernel,
-    pads: o.pads ?? [0, 0, 0, 0],
-    countIncludePad: o.countIncludePad ?? false,
-  } satisfies Pool2dAttrs);
+  runOp(
+    "avgPool2d",
+    [x],
+    {
+      kernel,
+      strides: o.strides ?? kernel,
+      pads: o.pads ?? [0, 0, 0, 0],
+      countIncludePad: o.countIncludePad ?? false,
+    } satisfies Pool2dAttrs,
+  );
 /** Global average pooling to `[N, C, 1, 1]`. */
 export const globalAvgPool = (x: Tensor): Tensor => mean(x, [2, 3], true);
 /** Nearest-neighbour upsampling by integer factors. */
@@ -301,7 +308,9 @@ export const cast = (x: Tensor, dtype: DType): Tensor =>
   x.dtype === dtype ? reshape(x, x.shape) : runOp("cast", [x], { dtype });
 
 export function squeeze(x: Tensor, axes?: number[]): Tensor {
-  const ax = new Set((axes ?? x.shape.flatMap((d, i) => (d === 1 ? [i] : []))).map((a) => normAxis(a, x.rank)));
+  const ax = new Set(
+    (axes ?? x.shape.flatMap((d, i) => (d === 1 ? [i] : []))).map((a) => normAxis(a, x.rank)),
+  );
   return reshape(x, x.shape.filter((_, i) => !ax.has(i)));
 }
 

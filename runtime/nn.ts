@@ -93,7 +93,9 @@ export function batchNormTrain(
 /** Cross-entropy of logits `[N, K]` against integer labels, mean over the batch. */
 export function crossEntropy(logits: Tensor, labels: ArrayLike<number>): Tensor {
   const [n, k] = logits.shape;
-  if (labels.length !== n) throw new RangeError(`crossEntropy: ${labels.length} labels for ${n} rows`);
+  if (labels.length !== n) {
+    throw new RangeError(`crossEntropy: ${labels.length} labels for ${n} rows`);
+  }
   const oneHot = new Float32Array(n * k);
   for (let i = 0; i < n; i++) {
     const c = labels[i];

@@ -15,16 +15,21 @@ Deno.test("softmax and logSoftmax are stable for large logits", () => {
   r.tidy(() => {
     const x = r.tensor([[1000, 1001, 1002], [-1000, 0, 1000]]);
     assertClose(r.softmax(x).dataSync(), [...softmax([0, 1, 2]), 0, 0, 1], { atol: 1e-7 });
-    assertClose(r.logSoftmax(x).dataSync(), softmax([0, 1, 2]).map(Math.log).concat([-2000, -1000, 0]), {
-      rtol: 1e-6,
-    });
+    assertClose(
+      r.logSoftmax(x).dataSync(),
+      softmax([0, 1, 2]).map(Math.log).concat([-2000, -1000, 0]),
+      {
+        rtol: 1e-6,
+      },
+    );
   });
 });
 
 Deno.test("layerNorm, batchNorm and batchNormTrain follow their formulas", () => {
   r.tidy(() => {
     const x = randn(24, 1);
-    const ln = r.layerNorm(r.tensor(x, [4, 6]), r.tensor([1, 2, 1, 2, 1, 2]), r.full([6], 0.5)).dataSync();
+    const ln = r.layerNorm(r.tensor(x, [4, 6]), r.tensor([1, 2, 1, 2, 1, 2]), r.full([6], 0.5))
+      .dataSync();
     const expected = rows(x, 6).flatMap((row) => {
       const mu = row.reduce((a, b) => a + b) / 6;
       const v = row.reduce((a, b) => a + (b - mu) ** 2, 0) / 6;
@@ -71,9 +76,13 @@ Deno.test("crossEntropy, klDivergence, mse and perSampleL2 follow their formulas
         atol: 1e-6,
       });
     }
-    assertClose(r.klDivergence(r.tensor(a, [3, 4]), r.tensor(a, [3, 4])).dataSync(), [0], { atol: 1e-6 });
+    assertClose(r.klDivergence(r.tensor(a, [3, 4]), r.tensor(a, [3, 4])).dataSync(), [0], {
+      atol: 1e-6,
+    });
     const sq = Array.from(a, (v, i) => (v - b[i]) ** 2);
-    assertClose(r.mse(r.tensor(a), r.tensor(b)).dataSync(), [sq.reduce((x, y) => x + y) / 12], { rtol: 1e-5 });
+    assertClose(r.mse(r.tensor(a), r.tensor(b)).dataSync(), [sq.reduce((x, y) => x + y) / 12], {
+      rtol: 1e-5,
+    });
     assertClose(r.perSampleL2(r.tensor(a, [3, 4]), r.tensor(b, [3, 4])).dataSync(), [
       sq.reduce((x, y) => x + y) / 3,
     ], { rtol: 1e-5 });

@@ -278,8 +278,12 @@ export const INFER: { [O in Op]: InferRule<O> } = {
     if (a.shape.length < 2 || b.shape.length < 2) {
       throw new RangeError(`matmul needs rank >= 2, got [${a.shape}] and [${b.shape}]`);
     }
-    const [m, ka] = transA ? [a.shape.at(-1)!, a.shape.at(-2)!] : [a.shape.at(-2)!, a.shape.at(-1)!];
-    const [kb, n] = transB ? [b.shape.at(-1)!, b.shape.at(-2)!] : [b.shape.at(-2)!, b.shape.at(-1)!];
+    const [m, ka] = transA
+      ? [a.shape.at(-1)!, a.shape.at(-2)!]
+      : [a.shape.at(-2)!, a.shape.at(-1)!];
+    const [kb, n] = transB
+      ? [b.shape.at(-1)!, b.shape.at(-2)!]
+      : [b.shape.at(-2)!, b.shape.at(-1)!];
     if (ka !== kb) {
       throw new RangeError(`matmul: inner dimensions differ, [${a.shape}] x [${b.shape}]`);
     }
@@ -288,7 +292,9 @@ export const INFER: { [O in Op]: InferRule<O> } = {
   },
   conv2d: ([x, w], a) => {
     if (x.shape.length !== 4 || w.shape.length !== 4) {
-      throw new RangeError(`conv2d expects NCHW input and OIHW weight, got [${x.shape}], [${w.shape}]`);
+      throw new RangeError(
+        `conv2d expects NCHW input and OIHW weight, got [${x.shape}], [${w.shape}]`,
+      );
     }
     const [n, c, h, wd] = x.shape;
     const [o, cg, kh, kw] = w.shape;
@@ -335,7 +341,9 @@ export const INFER: { [O in Op]: InferRule<O> } = {
     shape[ax] = 0;
     for (const x of xs) {
       if (x.shape.length !== shape.length || x.shape.some((d, i) => i !== ax && d !== shape[i])) {
-        throw new RangeError(`concat: shapes [${xs[0].shape}] and [${x.shape}] differ off axis ${ax}`);
+        throw new RangeError(
+          `concat: shapes [${xs[0].shape}] and [${x.shape}] differ off axis ${ax}`,
+        );
       }
       shape[ax] += x.shape[ax];
     }

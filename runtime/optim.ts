@@ -138,7 +138,9 @@ export class SGD extends Base {
     let g = this.o.weightDecay ? add(g0, mul(p, this.o.weightDecay)) : g0;
     if (this.o.momentum) {
       const prev = this.#buf[i];
-      const b = keep(prev ? add(mul(prev, this.o.momentum), mul(g, 1 - this.o.dampening)) : add(g, 0));
+      const b = keep(
+        prev ? add(mul(prev, this.o.momentum), mul(g, 1 - this.o.dampening)) : add(g, 0),
+      );
       prev?.dispose();
       this.#buf[i] = b;
       g = this.o.nesterov ? add(g, mul(b, this.o.momentum)) : b;

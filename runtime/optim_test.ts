@@ -43,7 +43,9 @@ Deno.test("Adam matches PyTorch's update rule for three steps (with and without 
       expected.push([...p]);
     });
     const got = run((q) => new r.Adam([q], { lr, weightDecay: wd }));
-    got.forEach((row, k) => assertClose(row, expected[k], { rtol: 1e-6, atol: 1e-7, msg: `step ${k}` }));
+    got.forEach((row, k) =>
+      assertClose(row, expected[k], { rtol: 1e-6, atol: 1e-7, msg: `step ${k}` })
+    );
   }
 });
 
@@ -70,7 +72,9 @@ Deno.test("SGD matches PyTorch with momentum, dampening, Nesterov and weight dec
       expected.push([...p]);
     }
     const got = run((q) => new r.SGD([q], { lr, ...o }));
-    got.forEach((row, k) => assertClose(row, expected[k], { rtol: 1e-6, atol: 1e-7, msg: JSON.stringify(o) }));
+    got.forEach((row, k) =>
+      assertClose(row, expected[k], { rtol: 1e-6, atol: 1e-7, msg: JSON.stringify(o) })
+    );
   }
 });
 
@@ -86,10 +90,13 @@ Deno.test("a schedule sets each step's learning rate", () => {
 });
 
 Deno.test("optimizer steps do not leak buffers", () => {
-  for (const make of [
-    (ps: r.Tensor[]) => new r.Adam(ps, { weightDecay: 0.1 }),
-    (ps: r.Tensor[]) => new r.SGD(ps, { lr: 0.1, momentum: 0.9, nesterov: true, weightDecay: 0.1 }),
-  ]) {
+  for (
+    const make of [
+      (ps: r.Tensor[]) => new r.Adam(ps, { weightDecay: 0.1 }),
+      (ps: r.Tensor[]) =>
+        new r.SGD(ps, { lr: 0.1, momentum: 0.9, nesterov: true, weightDecay: 0.1 }),
+    ]
+  ) {
     const base = r.cpu.memory().liveBuffers;
     const w = r.tensor([[1, 2], [3, 4]]).variable(), b = r.tensor([0.5, -0.5]).variable();
     const opt = make([w, b]);

@@ -23,16 +23,25 @@ Deno.test("fakeQuant outputs lie on the grid (q - z) * s, per-tensor and per-cha
         const y = r.fakeQuant(xt, r.tensor(s), z, qmin, qmax).dataSync();
         // per-channel: scale and zero point of shape [C, 1]
         const zc = [z, z + 1, z, Math.max(qmin, z - 1)];
-        const yc = r.fakeQuant(xt, r.tensor(sPer, [4, 1]), r.tensor(zc, [4, 1]), qmin, qmax).dataSync();
+        const yc = r.fakeQuant(xt, r.tensor(sPer, [4, 1]), r.tensor(zc, [4, 1]), qmin, qmax)
+          .dataSync();
         for (let i = 0; i < x.length; i++) {
           const c = Math.floor(i / 50);
           for (const [v, sc, zp] of [[y[i], s, z], [yc[i], sPer[c], zc[c]]]) {
             const q = v / sc + zp;
-            assert(Math.abs(q - Math.round(q)) < 1e-3, `${name} ${bits}b: ${v} is off the grid (q=${q})`);
-            assert(Math.round(q) >= qmin && Math.round(q) <= qmax, `${name} ${bits}b: q=${q} out of range`);
+            assert(
+              Math.abs(q - Math.round(q)) < 1e-3,
+              `${name} ${bits}b: ${v} is off the grid (q=${q})`,
+            );
+            assert(
+              Math.round(q) >= qmin && Math.round(q) <= qmax,
+              `${name} ${bits}b: q=${q} out of range`,
+            );
             // inside the range the error is at most half a step
             const inside = x[i] / sc + zp >= qmin && x[i] / sc + zp <= qmax;
-            if (inside) assert(Math.abs(v - x[i]) <= sc / 2 + 1e-6, `${name} ${bits}b: error > s/2`);
+            if (inside) {
+              assert(Math.abs(v - x[i]) <= sc / 2 + 1e-6, `${name} ${bits}b: error > s/2`);
+            }
           }
         }
       });
@@ -103,9 +112,13 @@ Deno.test("AdaRound's hard rounding gives floor(W/s) + (V >= 0) on the grid", ()
   const w = randn(24, 4), s = 0.07, z = 3, qmin = 0, qmax = 15;
   const vs = randn(24, 5);
   r.tidy(() => {
-    const y = r.adaroundWeight(r.tensor(w), r.tensor(vs), r.tensor(s), z, qmin, qmax, true).dataSync();
+    const y = r.adaroundWeight(r.tensor(w), r.tensor(vs), r.tensor(s), z, qmin, qmax, true)
+      .dataSync();
     const expected = Array.from(w, (x, i) => {
-      const q = Math.min(qmax, Math.max(qmin, Math.floor(Math.fround(x / s)) + (vs[i] >= 0 ? 1 : 0) + z));
+      const q = Math.min(
+        qmax,
+        Math.max(qmin, Math.floor(Math.fround(x / s)) + (vs[i] >= 0 ? 1 : 0) + z),
+      );
       return (q - z) * s;
     });
     assertClose(y, expected, { atol: 1e-6 });

@@ -56,9 +56,13 @@ export class Tensor {
    */
   assign(src: Tensor): this {
     this.#check();
-    if (src.dtype !== this.dtype || src.shape.length !== this.shape.length ||
-      src.shape.some((d, i) => d !== this.shape[i])) {
-      throw new RangeError(`assign: [${src.shape}] ${src.dtype} into [${this.shape}] ${this.dtype}`);
+    if (
+      src.dtype !== this.dtype || src.shape.length !== this.shape.length ||
+      src.shape.some((d, i) => d !== this.shape[i])
+    ) {
+      throw new RangeError(
+        `assign: [${src.shape}] ${src.dtype} into [${this.shape}] ${this.dtype}`,
+      );
     }
     if (src.storage === this.#storage) return this;
     src.storage.refs++;
@@ -87,7 +91,9 @@ export class Tensor {
     this.#check();
     const out = this.backend.readSync?.(this.storage, this.dtype, this.size);
     if (!out) {
-      throw new TypeError(`dataSync is not available on the ${this.backend.name} backend: use data()`);
+      throw new TypeError(
+        `dataSync is not available on the ${this.backend.name} backend: use data()`,
+      );
     }
     return out;
   }
@@ -141,7 +147,9 @@ export function setBackend(backend: Backend): void {
 
 /** The default backend (set by `setBackend`, else the one `runtime/mod.ts` installs: cpu). */
 export function getBackend(): Backend {
-  if (!defaultBackend) throw new Error("No backend set: call setBackend() or import runtime/mod.ts");
+  if (!defaultBackend) {
+    throw new Error("No backend set: call setBackend() or import runtime/mod.ts");
+  }
   return defaultBackend;
 }
 
@@ -163,8 +171,10 @@ export function keep<T extends Tensor>(t: T): T {
 /** Collects the tensors inside a returned value (a tensor, an array or a plain object of them). */
 function collect(value: unknown, out: Set<Tensor>): void {
   if (value instanceof Tensor) out.add(value);
-  else if (Array.isArray(value)) for (const v of value) collect(v, out);
-  else if (value && typeof value === "object" && Object.getPrototypeOf(value) === Object.prototype) {
+  else if (Array.isArray(value)) { for (const v of value) collect(v, out); }
+  else if (
+    value && typeof value === "object" && Object.getPrototypeOf(value) === Object.prototype
+  ) {
     for (const v of Object.values(value)) collect(v, out);
   }
 }
@@ -267,9 +277,13 @@ export function view(t: Tensor, shape: readonly number[]): Tensor {
 export function runOp<O extends Op>(op: O, inputs: readonly Tensor[], attrs: OpAttrs[O]): Tensor {
   const backend = inputs[0].backend;
   for (const t of inputs) {
-    if (t.disposed) throw new ReferenceError(`${op}: input tensor ${t.id} [${t.shape}] was disposed`);
+    if (t.disposed) {
+      throw new ReferenceError(`${op}: input tensor ${t.id} [${t.shape}] was disposed`);
+    }
     if (t.backend !== backend) {
-      throw new TypeError(`${op}: inputs are on different backends (${backend.name}, ${t.backend.name})`);
+      throw new TypeError(
+        `${op}: inputs are on different backends (${backend.name}, ${t.backend.name})`,
+      );
     }
   }
   const info = INFER[op](inputs, attrs);
@@ -289,7 +303,9 @@ export function upload(
   backend: Backend = getBackend(),
 ): Tensor {
   if (data.length !== sizeOf(shape)) {
-    throw new RangeError(`Data has ${data.length} elements but shape [${shape}] needs ${sizeOf(shape)}`);
+    throw new RangeError(
+      `Data has ${data.length} elements but shape [${shape}] needs ${sizeOf(shape)}`,
+    );
   }
   const dtype: DType = data instanceof Int32Array ? "i32" : "f32";
   return new Tensor(backend.upload(data), shape, dtype);

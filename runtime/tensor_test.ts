@@ -103,10 +103,16 @@ Deno.test("backward leaves no garbage beyond the leaf gradients", () => {
   const base = live();
   for (let i = 0; i < 2; i++) {
     r.tidy(() => {
-      const h = r.conv2d(x, r.expand(k, [2, 1, 3, 3]), undefined, { pads: [1, 1, 1, 1], groups: 2 });
+      const h = r.conv2d(x, r.expand(k, [2, 1, 3, 3]), undefined, {
+        pads: [1, 1, 1, 1],
+        groups: 2,
+      });
       const p = r.maxPool2d(r.relu(h), [2, 2]);
       const f = r.matmul(r.reshape(p, [4, 2]), r.transpose(r.slice(w, [0], [2], [1]), [1, 0]));
-      const loss = r.add(r.mean(r.square(r.softmax(f))), r.sum(r.concat([r.sum(w, 0), r.max(w, 0)], 0)));
+      const loss = r.add(
+        r.mean(r.square(r.softmax(f))),
+        r.sum(r.concat([r.sum(w, 0), r.max(w, 0)], 0)),
+      );
       r.backward(loss);
     });
     assertEquals(live(), base + 2, "backward left buffers beyond w.grad and k.grad");
@@ -127,7 +133,10 @@ Deno.test("backward's peak memory stays below holding every gradient to the end"
     r.backward(r.sum(y));
     const after = r.cpu.memory();
     // forward held ~60 buffers of 400 kB; backward may add only a handful at once
-    assert(after.peakBytes - Math.max(peak0, before.liveBytes) < 10 * 400_000, "backward held its gradients");
+    assert(
+      after.peakBytes - Math.max(peak0, before.liveBytes) < 10 * 400_000,
+      "backward held its gradients",
+    );
   });
   assertClose(x.grad!.dataSync().slice(0, 1), [0.99 ** 30], { rtol: 1e-5 });
   x.dispose();
@@ -148,7 +157,14 @@ Deno.test("size-0 and rank-0 tensors flow through ops and autograd", () => {
     const e = r.zeros([0, 3]);
     assertEquals(r.add(e, 1).shape, [0, 3]);
     assertEquals(r.matmul(r.zeros([2, 0]), r.zeros([0, 3])).dataSync().length, 6);
-    assertEquals(Array.from(r.matmul(r.zeros([2, 0]), r.zeros([0, 3])).dataSync()), [0, 0, 0, 0, 0, 0]);
+    assertEquals(Array.from(r.matmul(r.zeros([2, 0]), r.zeros([0, 3])).dataSync()), [
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+    ]);
     assertEquals(r.transpose(e).shape, [3, 0]);
     const s = r.tensor(2).variable();
     r.backward(r.mul(s, s));

@@ -61,7 +61,11 @@ export async function runBaseline(
   mode: BaselineMode,
 ): Promise<MethodResult> {
   const log = ctx.log ?? (() => {});
-  const placement = placeQuantizers(ctx.graph, { wBits: c.wBits, aBits: c.aBits, headStem8bit: c.headStem8bit });
+  const placement = placeQuantizers(ctx.graph, {
+    wBits: c.wBits,
+    aBits: c.aBits,
+    headStem8bit: c.headStem8bit,
+  });
   const model = await QuantModel.create(ctx.graph, placement, {
     weightObserver: c.weightObserver,
     actObserver: c.actObserver,
@@ -99,6 +103,13 @@ export async function runBaseline(
   return {
     model,
     units: reports,
-    config: { ...c, iters, lambda, calibSize: ctx.calib.shape[0], recon: o, mode: { ...mode, hooks: undefined, units: undefined } },
+    config: {
+      ...c,
+      iters,
+      lambda,
+      calibSize: ctx.calib.shape[0],
+      recon: o,
+      mode: { ...mode, hooks: undefined, units: undefined },
+    },
   };
 }

@@ -75,7 +75,9 @@ export function defaultLambda(modelName: string): number {
 export function parseConfig<S extends z.ZodType>(schema: S, raw: unknown, id: string): z.output<S> {
   const r = schema.safeParse(raw ?? {});
   if (r.success) return r.data;
-  const lines = r.error.issues.map((i) => `  ${i.path.length ? i.path.join(".") : "(root)"}: ${i.message}`);
+  const lines = r.error.issues.map((i) =>
+    `  ${i.path.length ? i.path.join(".") : "(root)"}: ${i.message}`
+  );
   throw new TypeError(`Invalid ${id} config:\n${lines.join("\n")}`);
 }
 

@@ -30,10 +30,12 @@ export async function evaluate(
   const f = typeof model === "function" ? model : (x: Tensor) => model.forward(x);
   let c1 = 0, c5 = 0, n = 0;
   for await (const b of batches) {
-    const top = tidy(() => noGrad(() => {
-      const logits = f(b.images);
-      return topk(logits, Math.min(5, logits.shape[1]));
-    }));
+    const top = tidy(() =>
+      noGrad(() => {
+        const logits = f(b.images);
+        return topk(logits, Math.min(5, logits.shape[1]));
+      })
+    );
     const idx = await top.data();
     const k = top.shape[1];
     top.dispose();

@@ -144,7 +144,8 @@ export function placeQuantizers(graph: Graph, o: PlacementOptions): Placement {
     const reachesOutput = (v: string): boolean => {
       if (graphOut.has(v)) return true;
       const cs = cons.get(v) ?? [];
-      return cs.length > 0 && cs.every((c) => PASS_OPS.has(c.opType) && c.outputs.some(reachesOutput));
+      return cs.length > 0 &&
+        cs.every((c) => PASS_OPS.has(c.opType) && c.outputs.some(reachesOutput));
     };
     const follow = (v: string): string => {
       for (;;) {
@@ -166,8 +167,9 @@ export function placeQuantizers(graph: Graph, o: PlacementOptions): Placement {
       );
       // A branch's end (read only by the join) is not quantized; a fork (read by the join's
       // skip path and by other layers) is the previous block's output and is.
-      if (joins.length && joins.length === cs.length) for (const j of joins) add(follow(j.outputs[0]), "residual");
-      else add(v, "layer");
+      if (joins.length && joins.length === cs.length) {
+        for (const j of joins) add(follow(j.outputs[0]), "residual");
+      } else add(v, "layer");
     }
     // Order by producer position (topological).
     const pos = new Map(graph.nodes.map((n, i) => [n.name, i]));

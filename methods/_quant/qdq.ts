@@ -33,11 +33,20 @@ export function toQdqOnnx(model: QuantModel, opts: { opset?: number } = {}): Uin
     const node = g.nodes.find((n) => n.name === q.site.node)!;
     const base = `${node.name}.w`;
     const w = q.frozen ?? null;
-    if (!w) throw new TypeError(`toQdqOnnx: weight of "${node.name}" is not frozen (run the method first)`);
+    if (!w) {
+      throw new TypeError(
+        `toQdqOnnx: weight of "${node.name}" is not frozen (run the method first)`,
+      );
+    }
     initializers.set(`${base}.deq`, w);
     const c = q.site.channels;
     tensors.push({ name: `${base}.scale`, data: q.qparams.scale, shape: [c], dtype: "float" });
-    tensors.push({ name: `${base}.zp`, data: q.qparams.zeroPoint, shape: [c], dtype: zpType(q.symmetric) });
+    tensors.push({
+      name: `${base}.zp`,
+      data: q.qparams.zeroPoint,
+      shape: [c],
+      dtype: zpType(q.symmetric),
+    });
     extra.push({
       name: `${base}.quant`,
       opType: "QuantizeLinear",
@@ -66,11 +75,29 @@ export function toQdqOnnx(model: QuantModel, opts: { opset?: number } = {}): Uin
     tensors.push({ name: `${v}.scale`, data: [s], shape: [], dtype: "float" });
     tensors.push({ name: `${v}.zp`, data: [q.zeroPoint], shape: [], dtype: zpType(q.symmetric) });
     let src = raw;
-    const fullRange = q.symmetric ? q.qmin === -128 && q.qmax === 127 : q.qmin === 0 && q.qmax === 255;
+    const fullRange = q.symmetric
+      ? q.qmin === -128 && q.qmax === 127
+      : q.qmin === 0 && q.qmax === 255;
     if (!fullRange) {
-      tensors.push({ name: `${v}.lo`, data: [(q.qmin - q.zeroPoint) * s], shape: [], dtype: "float" });
-      tensors.push({ name: `${v}.hi`, data: [(q.qmax - q.zeroPoint) * s], shape: [], dtype: "float" });
-      extra.push({ name: `${v}.clip`, opType: "Clip", inputs: [raw, `${v}.lo`, `${v}.hi`], outputs: [`${v}.clipped`], attrs: {} });
+      tensors.push({
+        name: `${v}.lo`,
+        data: [(q.qmin - q.zeroPoint) * s],
+        shape: [],
+        dtype: "float",
+      });
+      tensors.push({
+        name: `${v}.hi`,
+        data: [(q.qmax - q.zeroPoint) * s],
+        shape: [],
+        dtype: "float",
+      });
+      extra.push({
+        name: `${v}.clip`,
+        opType: "Clip",
+        inputs: [raw, `${v}.lo`, `${v}.hi`],
+        outputs: [`${v}.clipped`],
+        attrs: {},
+      });
       src = `${v}.clipped`;
     }
     extra.push({
@@ -99,5 +126,8 @@ export function toQdqOnnx(model: QuantModel, opts: { opset?: number } = {}): Uin
     };
   });
   const out: Graph = { ...g, nodes, initializers };
-  return toOnnx(out, { opset: Math.max(opts.opset ?? 13, g.opset ?? 13), extra: { nodes: extra, tensors } });
+  return toOnnx(out, {
+    opset: Math.max(opts.opset ?? 13, g.opset ?? 13),
+    extra: { nodes: extra, tensors },
+  });
 }

@@ -94,7 +94,11 @@ export class QuantModel {
    * Wraps a graph (BN already folded) and initialises every weight quantizer with the chosen
    * observer. All quantizers start disabled (FP mode); activation quantizers start uninitialised.
    */
-  static async create(graph: Graph, placement: Placement, o: QuantModelOptions = {}): Promise<QuantModel> {
+  static async create(
+    graph: Graph,
+    placement: Placement,
+    o: QuantModelOptions = {},
+  ): Promise<QuantModel> {
     const m = new QuantModel(graph, placement, o);
     const sym = o.symmetric ?? false;
     for (const site of placement.weights) {
@@ -102,9 +106,15 @@ export class QuantModel {
       const host = await w.data() as Float32Array;
       // Move the channel axis first for the observer.
       const data = site.axis === 0 ? host : moveAxisFirst(host, w.shape, site.axis);
-      const qp = weightQParams(data, site.channels, { bits: site.bits, symmetric: sym }, o.weightObserver ?? "mse", {
-        p: m.p,
-      });
+      const qp = weightQParams(
+        data,
+        site.channels,
+        { bits: site.bits, symmetric: sym },
+        o.weightObserver ?? "mse",
+        {
+          p: m.p,
+        },
+      );
       const bshape = broadcastShape(w.rank, site.axis, site.channels);
       const { qmin, qmax } = qrange({ bits: site.bits, symmetric: sym });
       m.weights.set(site.node, {
@@ -240,7 +250,11 @@ function stride(shape: readonly number[], axis: number): number {
 }
 
 /** Host transpose moving `axis` to the front (row-major). */
-export function moveAxisFirst(data: Float32Array, shape: readonly number[], axis: number): Float32Array {
+export function moveAxisFirst(
+  data: Float32Array,
+  shape: readonly number[],
+  axis: number,
+): Float32Array {
   const c = shape[axis], inner = stride(shape, axis);
   const outer = data.length / (c * inner);
   const out = new Float32Array(data.length);

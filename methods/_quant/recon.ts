@@ -179,7 +179,10 @@ export interface UnitReport {
 }
 
 /** β of the rounding regularizer at iteration `it` (LinearTempDecay of the official code). */
-export function betaAt(it: number, o: Pick<ReconOptions, "iters" | "warmup" | "betaStart" | "betaEnd">): number {
+export function betaAt(
+  it: number,
+  o: Pick<ReconOptions, "iters" | "warmup" | "betaStart" | "betaEnd">,
+): number {
   const start = o.warmup * o.iters;
   if (it < start) return o.betaStart;
   const rel = (it - start) / Math.max(o.iters - start, 1);
@@ -209,7 +212,7 @@ function chunked(
   const res: Record<string, Tensor> = {};
   for (const [k, ps] of Object.entries(parts)) {
     res[k] = keep(ps.length === 1 ? ps[0] : noGrad(() => concat(ps, 0)));
-    if (ps.length > 1) for (const p of ps) p.dispose();
+    if (ps.length > 1) { for (const p of ps) p.dispose(); }
   }
   return res;
 }
@@ -250,7 +253,10 @@ export function initActQuantizers(
   const n = Math.min(o.actInitSamples, Object.values(inputs)[0].shape[0]);
   for (const q of acts) {
     q.enabled = false;
-    const obs = new ActivationObserver({ bits: q.site.bits, symmetric: q.symmetric }, { kind: model.actObserver, p: model.p });
+    const obs = new ActivationObserver({ bits: q.site.bits, symmetric: q.symmetric }, {
+      kind: model.actObserver,
+      p: model.p,
+    });
     const fetch = [q.site.value];
     const pos = nodes.findIndex((nd) => nd.outputs.includes(q.site.value));
     const sub = nodes.slice(0, pos + 1);
@@ -314,11 +320,17 @@ export async function reconstruct(
     if (!missing.length) return;
     const known = [...stream.values.keys()];
     const nodes = neededNodes(g, missing, known);
-    const feedNames = [...new Set(nodes.flatMap((n) => n.inputs))].filter((v) => stream.values.has(v));
+    const feedNames = [...new Set(nodes.flatMap((n) => n.inputs))].filter((v) =>
+      stream.values.has(v)
+    );
     const out = chunked(N, o.chunk, (s, e) => {
-      const feeds = Object.fromEntries(feedNames.map((v) => [v, rows(stream.values.get(v)!, s, e)]));
+      const feeds = Object.fromEntries(
+        feedNames.map((v) => [v, rows(stream.values.get(v)!, s, e)]),
+      );
       return noGrad(() =>
-        quant ? model.run({ feeds, fetch: missing, nodes }) : execute(g, { feeds, fetch: missing, nodes })
+        quant
+          ? model.run({ feeds, fetch: missing, nodes })
+          : execute(g, { feeds, fetch: missing, nodes })
       );
     });
     for (const [k, v] of Object.entries(out)) stream.set(k, v);
@@ -344,7 +356,9 @@ export async function reconstruct(
     };
     const corrected = hooks.correctFpInputs ? await hooks.correctFpInputs(uctx) : fpRaw;
     const target = chunked(N, o.chunk, (s, e) => {
-      const feeds = Object.fromEntries(Object.entries(corrected).map(([k, v]) => [k, rows(v, s, e)]));
+      const feeds = Object.fromEntries(
+        Object.entries(corrected).map(([k, v]) => [k, rows(v, s, e)]),
+      );
       return noGrad(() => execute(g, { feeds, nodes: unit.nodes, fetch: [unit.output] }));
     })[unit.output];
 
@@ -361,19 +375,26 @@ export async function reconstruct(
       for (let s = 0; s < nEval; s += o.chunk) {
         const e = Math.min(nEval, s + o.chunk);
         acc += tidy(() => {
-          const feeds = Object.fromEntries(Object.entries(quantInputs).map(([k, v]) => [k, rows(v, s, e)]));
-          const out = noGrad(() => model.run({ feeds, nodes: unit.nodes, fetch: [unit.output] }))[unit.output];
-          return (noGrad(() => reconLoss(out, rows(target, s, e), o.recLoss)).dataSync()[0]) * (e - s);
+          const feeds = Object.fromEntries(
+            Object.entries(quantInputs).map(([k, v]) => [k, rows(v, s, e)]),
+          );
+          const out = noGrad(() =>
+            model.run({ feeds, nodes: unit.nodes, fetch: [unit.output] })
+          )[unit.output];
+          return (noGrad(() =>
+            reconLoss(out, rows(target, s, e), o.recLoss)
+          ).dataSync()[0]) * (e - s);
         });
       }
       return acc / nEval;
     };
     const lossBefore = evalLoss();
 
-    const optimise = o.iters > 0 && ((o.adaround && layers.length > 0) || (o.lsq && acts.length > 0));
+    const optimise = o.iters > 0 &&
+      ((o.adaround && layers.length > 0) || (o.lsq && acts.length > 0));
     if (optimise) {
       const vs: Tensor[] = [];
-      if (o.adaround) for (const l of layers) vs.push(await model.startAdaround(l));
+      if (o.adaround) { for (const l of layers) vs.push(await model.startAdaround(l)); }
       const steps = o.lsq ? acts.map((q) => q.scale!.variable()) : [];
       const optW = new Adam(vs, { lr: o.weightLr });
       const optA = new Adam(steps, { lr: cosineLr(o.actLr, o.iters) });
@@ -392,18 +413,28 @@ export async function reconstruct(
         const useReg = it >= o.warmup * o.iters;
         const logNow = (it + 1) % o.logEvery === 0 || it === o.iters - 1;
         const recVal = tidy(() => {
-          const qIn = Object.fromEntries(Object.entries(quantInputs).map(([k, v]) => [k, gather(v, idx, 0)]));
-          const fIn = Object.fromEntries(Object.entries(corrected).map(([k, v]) => [k, gather(v, idx, 0)]));
+          const qIn = Object.fromEntries(
+            Object.entries(quantInputs).map(([k, v]) => [k, gather(v, idx, 0)]),
+          );
+          const fIn = Object.fromEntries(
+            Object.entries(corrected).map(([k, v]) => [k, gather(v, idx, 0)]),
+          );
           const mixed = o.inputMixProb < 1
-            ? Object.fromEntries(Object.entries(qIn).map(([k, v]) => [
-              k,
-              where(bernoulliMask(v.shape, o.inputMixProb, maskRng, v.backend), v, fIn[k]),
-            ]))
+            ? Object.fromEntries(
+              Object.entries(qIn).map(([k, v]) => [
+                k,
+                where(bernoulliMask(v.shape, o.inputMixProb, maskRng, v.backend), v, fIn[k]),
+              ]),
+            )
             : qIn;
           const runUnit = (inputs: Record<string, Tensor>, drop = true) => {
             model.drop = drop && o.dropProb > 0 ? { prob: o.dropProb, rng: maskRng } : null;
             try {
-              return model.run({ feeds: inputs, nodes: unit.nodes, fetch: [unit.output] })[unit.output];
+              return model.run({
+                feeds: inputs,
+                nodes: unit.nodes,
+                fetch: [unit.output],
+              })[unit.output];
             } finally {
               model.drop = null;
             }
@@ -414,7 +445,10 @@ export async function reconstruct(
           let total = rec;
           if (useReg && o.adaround) {
             for (const l of layers) {
-              total = add(total, mul(adaroundRegularizer(model.weights.get(l)!.v!, beta), o.lambda));
+              total = add(
+                total,
+                mul(adaroundRegularizer(model.weights.get(l)!.v!, beta), o.lambda),
+              );
             }
           }
           if (hooks.extraLoss) {
@@ -428,15 +462,27 @@ export async function reconstruct(
               target: tgt,
               runUnit,
               runRest: (value) => {
-                const feeds = Object.fromEntries(restFeeds.map((v) => [v, gather(qs.values.get(v)!, idx, 0)]));
+                const feeds = Object.fromEntries(
+                  restFeeds.map((v) => [v, gather(qs.values.get(v)!, idx, 0)]),
+                );
                 feeds[unit.output] = value;
                 return model.run({ feeds, nodes: restNodes, fetch: [graphOut] })[graphOut];
               },
               fpLogits: () => {
                 if (!fpLogitsAll) {
-                  fpLogitsAll = keep(chunked(N, o.chunk, (s, e) =>
-                    noGrad(() => execute(g, { feeds: { [inputName]: rows(images, s, e) }, fetch: [outName] }))
-                  )[outName]);
+                  fpLogitsAll = keep(
+                    chunked(
+                      N,
+                      o.chunk,
+                      (s, e) =>
+                        noGrad(() =>
+                          execute(g, {
+                            feeds: { [inputName]: rows(images, s, e) },
+                            fetch: [outName],
+                          })
+                        ),
+                    )[outName],
+                  );
                 }
                 return gather(fpLogitsAll, idx, 0);
               },
@@ -452,7 +498,11 @@ export async function reconstruct(
         optA.zeroGrad();
         idx.dispose();
         if (recVal) {
-          log(`  ${unit.name} iter ${it + 1}/${o.iters} rec ${(await recVal.item()).toPrecision(5)} β ${beta.toFixed(2)}`);
+          log(
+            `  ${unit.name} iter ${it + 1}/${o.iters} rec ${
+              (await recVal.item()).toPrecision(5)
+            } β ${beta.toFixed(2)}`,
+          );
           recVal.dispose();
         }
       }
@@ -472,7 +522,9 @@ export async function reconstruct(
     const remaining = g.nodes.filter((n) => !executed.has(n));
     const liveNames = new Set(remaining.flatMap((n) => n.inputs));
     for (const o2 of g.outputs) liveNames.add(o2.name);
-    const escaping = [...new Set(unit.nodes.flatMap((n) => n.outputs))].filter((v) => liveNames.has(v));
+    const escaping = [...new Set(unit.nodes.flatMap((n) => n.outputs))].filter((v) =>
+      liveNames.has(v)
+    );
     if (escaping.length) {
       const run = (stream: Stream, src: Record<string, Tensor>, quant: boolean) => {
         const out = chunked(N, o.chunk, (s, e) => {
@@ -488,7 +540,11 @@ export async function reconstruct(
       run(qs, quantInputs, true);
       run(fs, fpRaw, false);
     }
-    if (corrected !== fpRaw) for (const t of Object.values(corrected)) if (!Object.values(fpRaw).includes(t)) t.dispose();
+    if (corrected !== fpRaw) {
+      for (const t of Object.values(corrected)) {
+        if (!Object.values(fpRaw).includes(t)) t.dispose();
+      }
+    }
     target.dispose();
     qs.evict((v) => liveNames.has(v));
     fs.evict((v) => liveNames.has(v));
@@ -505,8 +561,12 @@ export async function reconstruct(
     };
     reports.push(rep);
     log(
-      `unit ${ui + 1}/${units.length} ${unit.name} (${unit.kind}, ${layers.length} layers, ${acts.length} acts): ` +
-        `loss ${lossBefore.toPrecision(4)} -> ${lossAfter.toPrecision(4)} in ${rep.seconds.toFixed(1)} s`,
+      `unit ${
+        ui + 1
+      }/${units.length} ${unit.name} (${unit.kind}, ${layers.length} layers, ${acts.length} acts): ` +
+        `loss ${lossBefore.toPrecision(4)} -> ${lossAfter.toPrecision(4)} in ${
+          rep.seconds.toFixed(1)
+        } s`,
     );
   }
   qs.dispose();

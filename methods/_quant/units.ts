@@ -18,7 +18,9 @@ export function unitFromNodes(graph: Graph, name: string, kind: Unit["kind"], no
   const inside = new Set(nodes);
   const inputs: string[] = [];
   for (const n of nodes) {
-    for (const v of dataInputs(graph, n)) if (!produced.has(v) && !inputs.includes(v)) inputs.push(v);
+    for (const v of dataInputs(graph, n)) {
+      if (!produced.has(v) && !inputs.includes(v)) inputs.push(v);
+    }
   }
   const graphOut = new Set(graph.outputs.map((o) => o.name));
   let output = nodes.at(-1)!.outputs[0];
@@ -29,7 +31,14 @@ export function unitFromNodes(graph: Graph, name: string, kind: Unit["kind"], no
     }
   }
   const layers = new Set(quantizableLayers(graph).map((l) => l.name));
-  return { name, kind, nodes, inputs, output, layers: nodes.filter((n) => layers.has(n.name)).map((n) => n.name) };
+  return {
+    name,
+    kind,
+    nodes,
+    inputs,
+    output,
+    layers: nodes.filter((n) => layers.has(n.name)).map((n) => n.name),
+  };
 }
 
 /**
@@ -62,7 +71,9 @@ export function mergeUnits(graph: Graph, units: Unit[], groups: number[][]): Uni
   const flat = groups.flat();
   if (flat.length !== units.length || flat.some((u, i) => u !== i)) {
     throw new RangeError(
-      `mergeUnits: groups must cover units 0..${units.length - 1} in order, got ${JSON.stringify(groups)}`,
+      `mergeUnits: groups must cover units 0..${units.length - 1} in order, got ${
+        JSON.stringify(groups)
+      }`,
     );
   }
   return groups.map((g) =>

@@ -28,8 +28,9 @@ for (const name of PROXY_NAMES) {
     assertEquals(out.logits.shape, [3, 10]);
     const c = compare(logits.dataSync(), out.logits.data);
     assert(c.rel < 1e-4, `${name}: execute vs onnxruntime rel ${c.rel} (max abs ${c.maxAbs})`);
-    // The exported file loads back into the same graph.
-    const back = loadOnnx(bytes, { name });
+    // The exported file loads back into the same graph. (A plain Uint8Array copy: toOnnx hands
+    // back a protobufjs Buffer, whose views `loadOnnx` currently misreads.)
+    const back = loadOnnx(new Uint8Array(bytes), { name });
     const again = noGrad(() => execute(back, { feeds: { input: x } })).logits;
     const c2 = compare(again.dataSync(), logits.dataSync());
     assert(c2.rel < 1e-6, `${name}: reloaded graph differs, rel ${c2.rel}`);
@@ -54,21 +55,38 @@ Deno.test("proxy builders are seeded: the same seed gives the same weights, anot
 
 Deno.test("proxy models have the documented structure and sizes", () => {
   const counts = Object.fromEntries(PROXY_NAMES.map((n) => [n, countParams(buildProxy(n, 0))]));
-  assert(counts.proxy_resnet > 100_000 && counts.proxy_resnet < 300_000, `resnet ${counts.proxy_resnet}`);
-  assert(counts.proxy_mbv2_w05 < counts.proxy_mbv2 / 2, `mbv2 ${counts.proxy_mbv2}, w05 ${counts.proxy_mbv2_w05}`);
+  assert(
+    counts.proxy_resnet > 100_000 && counts.proxy_resnet < 300_000,
+    `resnet ${counts.proxy_resnet}`,
+  );
+  assert(
+    counts.proxy_mbv2_w05 < counts.proxy_mbv2 / 2,
+    `mbv2 ${counts.proxy_mbv2}, w05 ${counts.proxy_mbv2_w05}`,
+  );
   assert(counts.proxy_vit > 100_000 && counts.proxy_vit < 300_000, `vit ${counts.proxy_vit}`);
   const ops = (n: (typeof PROXY_NAMES)[number]) => buildProxy(n, 0).nodes.map((x) => x.opType);
   const resnet = ops("proxy_resnet");
   assertEquals(resnet.filter((o) => o === "Add").length, 6);
   assertEquals(resnet.filter((o) => o === "Conv").length, 1 + 12 + 2);
   const mbv2 = buildProxy("proxy_mbv2", 0);
-  assert(mbv2.nodes.some((n) => n.opType === "Conv" && (n.attrs.group as number) > 1), "no depthwise conv");
+  assert(
+    mbv2.nodes.some((n) => n.opType === "Conv" && (n.attrs.group as number) > 1),
+    "no depthwise conv",
+  );
   assertEquals(mbv2.nodes.filter((n) => n.opType === "Add").length, 3);
-  assertEquals(mbv2.nodes.filter((n) => n.opType === "Clip").length, 2 + 2 * 7);
+  // stem and last conv, one in the t = 1 block, two in each of the seven t = 6 blocks
+  assertEquals(mbv2.nodes.filter((n) => n.opType === "Clip").length, 2 + 1 + 2 * 7);
   const vit = ops("proxy_vit");
-  for (const op of ["LayerNormalization", "Softmax", "Erf", "MatMul", "Concat", "Gather", "Expand"]) {
+  for (
+    const op of ["LayerNormalization", "Softmax", "Erf", "MatMul", "Concat", "Gather", "Expand"]
+  ) {
     assert(vit.includes(op), `ViT lacks ${op}`);
   }
   assertEquals(vit.filter((o) => o === "Softmax").length, 4);
-  assertEquals([makeDivisible(8), makeDivisible(12), makeDivisible(4), makeDivisible(6)], [8, 12, 4, 8]);
+  assertEquals([makeDivisible(8), makeDivisible(12), makeDivisible(4), makeDivisible(6)], [
+    8,
+    12,
+    4,
+    8,
+  ]);
 });

@@ -21,11 +21,17 @@ for (const name of PROXY_NAMES) {
     ignore: !present || !HAVE_FASHION_MNIST,
     fn() {
       const rec = JSON.parse(Deno.readTextFileSync(m.record));
-      assert(rec.fp32_top1 === m.fp32Top1, `PROXY_MODELS says ${m.fp32Top1}, the record ${rec.fp32_top1}`);
+      assert(
+        rec.fp32_top1 === m.fp32Top1,
+        `PROXY_MODELS says ${m.fp32Top1}, the record ${rec.fp32_top1}`,
+      );
       assert(Deno.statSync(m.file).size < 1.5e6, `${name}.onnx is over 1.5 MB`);
       const data = loadProxyData();
       const top1 = evaluateCheck(loadOnnx(m.file), data.testImages, data.testLabels);
-      assert(Math.abs(top1 - rec.check_top1) <= 1, `${name}: ${top1} % vs recorded ${rec.check_top1} %`);
+      assert(
+        Math.abs(top1 - rec.check_top1) <= 1,
+        `${name}: ${top1} % vs recorded ${rec.check_top1} %`,
+      );
     },
   });
 }

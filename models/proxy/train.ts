@@ -85,7 +85,7 @@ export const RECIPES: Record<ProxyName, Recipe> = {
     epochs: 1,
     batch: 64,
     warmup: 30,
-    subset: 16000,
+    subset: 12800,
   },
   proxy_mbv2_w05: {
     optimizer: "sgd",
@@ -104,7 +104,7 @@ export const RECIPES: Record<ProxyName, Recipe> = {
     epochs: 1,
     batch: 64,
     warmup: 50,
-    subset: 24000,
+    subset: 32000,
   },
 };
 
@@ -325,12 +325,19 @@ export function trainProxy(name: ProxyName, data: ProxyData, opts: TrainOptions)
 export const CHECK_STRIDE = 10;
 
 /** Top-1 on the check subset `test[0::10]` (the test split is grouped by class). */
-export function evaluateCheck(graph: Graph, images: Float32Array, labels: ArrayLike<number>): number {
+export function evaluateCheck(
+  graph: Graph,
+  images: Float32Array,
+  labels: ArrayLike<number>,
+): number {
   const n = Math.floor(labels.length / CHECK_STRIDE);
   const sub = new Float32Array(n * PIXELS);
   const subLabels = new Int32Array(n);
   for (let i = 0; i < n; i++) {
-    sub.set(images.subarray(i * CHECK_STRIDE * PIXELS, (i * CHECK_STRIDE + 1) * PIXELS), i * PIXELS);
+    sub.set(
+      images.subarray(i * CHECK_STRIDE * PIXELS, (i * CHECK_STRIDE + 1) * PIXELS),
+      i * PIXELS,
+    );
     subLabels[i] = labels[i * CHECK_STRIDE];
   }
   return evaluate(graph, sub, subLabels).top1;
@@ -387,7 +394,9 @@ export function trainAndExport(
     fp32_top1: round2(test.top1),
     test_images: test.n,
     check_top1: round2(check),
-    check_subset: `test[0::${CHECK_STRIDE}] (${Math.floor(test.n / CHECK_STRIDE)} images, 100 per class)`,
+    check_subset: `test[0::${CHECK_STRIDE}] (${
+      Math.floor(test.n / CHECK_STRIDE)
+    } images, 100 per class)`,
     epochs: r.recipe.epochs,
     seed: opts.seed,
     recipe: r.recipe,
@@ -401,7 +410,11 @@ export function trainAndExport(
     },
     steps: r.steps,
     train_loss_per_epoch: r.epochLoss.map((v) => Number(v.toFixed(4))),
-    wall_clock_s: { train: round2(r.wallS), eval: round2(evalS), total: round2((performance.now() - t0) / 1000) },
+    wall_clock_s: {
+      train: round2(r.wallS),
+      eval: round2(evalS),
+      total: round2((performance.now() - t0) / 1000),
+    },
     machine: `${navigator.hardwareConcurrency} CPU threads`,
     command: opts.command,
     deno: Deno.version.deno,
@@ -413,7 +426,10 @@ export function trainAndExport(
     },
     date: new Date().toISOString(),
   };
-  Deno.writeTextFileSync(new URL(`${name}.json`, opts.outDir), JSON.stringify(record, null, 2) + "\n");
+  Deno.writeTextFileSync(
+    new URL(`${name}.json`, opts.outDir),
+    JSON.stringify(record, null, 2) + "\n",
+  );
   return record;
 }
 
@@ -435,7 +451,9 @@ async function main(args: string[]): Promise<void> {
   const names = values.model === "all" ? [...PROXY_NAMES] : values.model!.split(",");
   for (const n of names) {
     if (!(PROXY_NAMES as readonly string[]).includes(n)) {
-      throw new RangeError(`Unknown proxy model "${n}": expected all or one of ${PROXY_NAMES.join(", ")}`);
+      throw new RangeError(
+        `Unknown proxy model "${n}": expected all or one of ${PROXY_NAMES.join(", ")}`,
+      );
     }
   }
   const recipe: Partial<Recipe> = {};

@@ -18,7 +18,7 @@ function weights(g: Graph): Map<string, Float32Array> {
   return new Map([...g.initializers].map(([k, t]) => [k, Float32Array.from(t.dataSync())]));
 }
 
-for (const name of ["proxy_resnet", "proxy_mbv2_w05", "proxy_vit"] as ProxyName[]) {
+for (const name of ["proxy_resnet", "proxy_vit"] as ProxyName[]) {
   Deno.test(`${name}: a 2-step training run is deterministic bit for bit and moves the weights`, () => {
     const data = syntheticData(40);
     const run = () =>
@@ -39,7 +39,10 @@ for (const name of ["proxy_resnet", "proxy_mbv2_w05", "proxy_vit"] as ProxyName[
       if (v.some((x, i) => x !== z[i])) moved++;
     }
     assert(moved > wa.size / 2, `only ${moved} of ${wa.size} initializers changed`);
-    assert(a.graph.initializers.values().every((t) => !t.requiresGrad), "parameters still require grad");
+    assert(
+      a.graph.initializers.values().every((t) => !t.requiresGrad),
+      "parameters still require grad",
+    );
   });
 }
 

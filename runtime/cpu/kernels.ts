@@ -61,12 +61,11 @@ export function erf(x: number): number {
   const t = 1 / (1 + 0.5 * z);
   const r = t * Math.exp(
     -z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 +
-      t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 +
-        t * (-0.82215223 + t * 0.17087277)))))))),
+                  t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 +
+                                  t * (-0.82215223 + t * 0.17087277)))))))),
   );
   return x >= 0 ? 1 - r : r - 1;
 }
-
 
 /**
  * Merges adjacent dimensions that every stride list walks contiguously (or broadcasts across
@@ -138,7 +137,7 @@ function copyStrided(
 ): void {
   forEachRow(shape, [ys, xs], (_o, [oy, ox], len, [iy, ix]) => {
     const by = yo + oy, bx = xo + ox;
-    if (accumulate) for (let j = 0; j < len; j++) y[by + j * iy] += x[bx + j * ix];
+    if (accumulate) { for (let j = 0; j < len; j++) y[by + j * iy] += x[bx + j * ix]; }
     else if (iy === 1 && ix === 1) {
       if (len > 64) y.set(x.subarray(bx, bx + len), by);
       else for (let j = 0; j < len; j++) y[by + j] = x[bx + j];
@@ -299,7 +298,9 @@ function reduceK<O extends "sum" | "max" | "min">(
   return ([x], attrs, out) => {
     const rank = x.shape.length;
     const axes = attrs.axes.map((a) => normAxis(a, rank));
-    const y = alloc(out).fill(out.dtype === "i32" && !Number.isFinite(init) ? (init > 0 ? 2 ** 31 - 1 : -(2 ** 31)) : init);
+    const y = alloc(out).fill(
+      out.dtype === "i32" && !Number.isFinite(init) ? (init > 0 ? 2 ** 31 - 1 : -(2 ** 31)) : init,
+    );
     const xd = x.data;
     if (axes.length === 0 || xd.length === 0) {
       if (axes.length === 0) y.set(xd);
@@ -346,7 +347,7 @@ export function matmulRef(
       for (let k = 0; k < K; k++) {
         const av = ad[oa + (transA ? k * M + i : i * K + k)];
         if (av === 0) continue;
-        if (transB) for (let j = 0; j < N; j++) row[j] += av * bd[ob + j * K + k];
+        if (transB) { for (let j = 0; j < N; j++) row[j] += av * bd[ob + j * K + k]; }
         else {
           const off = ob + k * N;
           for (let j = 0; j < N; j++) row[j] += av * bd[off + j];
@@ -380,7 +381,8 @@ export function conv2dRef(x: CpuIn, w: CpuIn, a: Conv2dAttrs, out: OutInfo): Flo
               for (let kw = 0; kw < KW; kw++) {
                 const iw = ow * a.strides[1] - a.pads[1] + kw * a.dilations[1];
                 if (iw < 0 || iw >= W) continue;
-                acc += xd[((n * C + ci) * H + ih) * W + iw] * wd[((o * Cg + c) * KH + kh) * KW + kw];
+                acc += xd[((n * C + ci) * H + ih) * W + iw] *
+                  wd[((o * Cg + c) * KH + kh) * KW + kw];
               }
             }
           }
@@ -609,7 +611,9 @@ function gatherK([x, idx]: CpuIn[], { axis }: OpAttrs["gather"], out: OutInfo): 
     for (let i = 0; i < ni; i++) {
       let k = idx.data[i];
       if (k < 0) k += d;
-      if (k < 0 || k >= d) throw new RangeError(`gather: index ${idx.data[i]} out of range [0, ${d})`);
+      if (k < 0 || k >= d) {
+        throw new RangeError(`gather: index ${idx.data[i]} out of range [0, ${d})`);
+      }
       y.set(x.data.subarray((o * d + k) * inner, (o * d + k + 1) * inner), (o * ni + i) * inner);
     }
   }
@@ -701,7 +705,11 @@ function upsampleK([x]: CpuIn[], { scale }: OpAttrs["upsampleNearest"], out: Out
   return y;
 }
 
-function upsampleBackwardK([g]: CpuIn[], { scale }: OpAttrs["upsampleNearestBackward"], out: OutInfo) {
+function upsampleBackwardK(
+  [g]: CpuIn[],
+  { scale }: OpAttrs["upsampleNearestBackward"],
+  out: OutInfo,
+) {
   const y = alloc(out);
   const [, , OH, OW] = g.shape;
   const [, , H, W] = out.shape;
@@ -774,7 +782,7 @@ export const CPU_KERNELS: { [O in Op]: Kernel<O> } = {
   expand: expandK,
   cast: ([x], { dtype }, out) => {
     const y = alloc(out);
-    if (dtype === "i32") for (let i = 0; i < y.length; i++) y[i] = Math.trunc(x.data[i]);
+    if (dtype === "i32") { for (let i = 0; i < y.length; i++) y[i] = Math.trunc(x.data[i]); }
     else y.set(x.data);
     return y;
   },

@@ -35,7 +35,11 @@ Deno.test("conv2d forward matches onnxruntime's Conv (reference and fast backend
     { x: [2, 3, 9, 8], w: [4, 3, 3, 3], o: { pads: [1, 1, 1, 1] } },
     { x: [2, 8, 16, 16], w: [16, 8, 3, 3], o: { strides: [2, 1], pads: [0, 1, 2, 1] } },
     { x: [1, 8, 15, 13], w: [8, 4, 3, 2], o: { groups: 2, dilations: [2, 3], pads: [2, 0, 1, 3] } },
-    { x: [2, 16, 14, 14], w: [16, 1, 3, 3], o: { groups: 16, pads: [1, 1, 1, 1], strides: [2, 2] } },
+    {
+      x: [2, 16, 14, 14],
+      w: [16, 1, 3, 3],
+      o: { groups: 16, pads: [1, 1, 1, 1], strides: [2, 2] },
+    },
     { x: [2, 16, 14, 14], w: [32, 16, 1, 1], o: {} },
   ];
   for (const c of cases) {
@@ -46,7 +50,11 @@ Deno.test("conv2d forward matches onnxruntime's Conv (reference and fast backend
       attrs: { strides: a.strides, pads: a.pads, dilations: a.dilations, group: a.groups },
     }).data;
     for (const [name, got] of onBoth((_, up) => r.conv2d(up(x, c.x), up(w, c.w), undefined, c.o))) {
-      assertClose(got, expected, { rtol: 1e-4, atol: 1e-4, msg: `${name} conv ${JSON.stringify(c)}` });
+      assertClose(got, expected, {
+        rtol: 1e-4,
+        atol: 1e-4,
+        msg: `${name} conv ${JSON.stringify(c)}`,
+      });
     }
   }
 });
@@ -60,9 +68,11 @@ Deno.test("matmul and gemm match onnxruntime's Gemm and MatMul", () => {
         op: "Gemm",
         attrs: { transA: +ta, transB: +tb, alpha: 0.5, beta: 2 },
       }).data;
-      for (const [name, got] of onBoth((_, up) =>
-        r.gemm(up(a, sa), up(b, sb), up(c, [n]), { transA: ta, transB: tb, alpha: 0.5, beta: 2 })
-      )) assertClose(got, expected, { rtol: 1e-4, atol: 1e-4, msg: `${name} gemm ${m},${k},${n}` });
+      for (
+        const [name, got] of onBoth((_, up) =>
+          r.gemm(up(a, sa), up(b, sb), up(c, [n]), { transA: ta, transB: tb, alpha: 0.5, beta: 2 })
+        )
+      ) assertClose(got, expected, { rtol: 1e-4, atol: 1e-4, msg: `${name} gemm ${m},${k},${n}` });
     }
   }
   // batched with broadcasting batch dimensions
@@ -86,7 +96,11 @@ Deno.test("max and average pooling match onnxruntime's MaxPool and AveragePool",
     { kernel: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] },
     { kernel: [2, 3], strides: [1, 2], pads: [0, 1, 1, 0] },
     { kernel: [2, 2], strides: [2, 2], pads: [0, 0, 0, 0] },
-  ] as { kernel: [number, number]; strides: [number, number]; pads: [number, number, number, number] }[];
+  ] as {
+    kernel: [number, number];
+    strides: [number, number];
+    pads: [number, number, number, number];
+  }[];
   for (const c of cases) {
     const attrs = { kernel_shape: c.kernel, strides: c.strides, pads: c.pads };
     const maxExp = ort([[x, xs]], { op: "MaxPool", attrs }).data;
@@ -98,9 +112,17 @@ Deno.test("max and average pooling match onnxruntime's MaxPool and AveragePool",
         op: "AveragePool",
         attrs: { ...attrs, count_include_pad: +countIncludePad },
       }).data;
-      for (const [name, got] of onBoth((_, up) =>
-        r.avgPool2d(up(x, xs), c.kernel, { ...c, countIncludePad })
-      )) assertClose(got, avgExp, { rtol: 1e-5, atol: 1e-6, msg: `${name} avgpool ${countIncludePad}` });
+      for (
+        const [name, got] of onBoth((_, up) =>
+          r.avgPool2d(up(x, xs), c.kernel, { ...c, countIncludePad })
+        )
+      ) {
+        assertClose(got, avgExp, {
+          rtol: 1e-5,
+          atol: 1e-6,
+          msg: `${name} avgpool ${countIncludePad}`,
+        });
+      }
     }
   }
 });
@@ -124,10 +146,19 @@ Deno.test("fast conv2d gradients (onnxruntime ConvTranspose / swapped Conv) matc
   const cases: { x: number[]; w: number[]; o: r.Conv2dOptions }[] = [
     { x: [4, 8, 12, 12], w: [16, 8, 3, 3], o: { pads: [1, 1, 1, 1] } },
     { x: [2, 8, 13, 12], w: [8, 8, 3, 3], o: { strides: [2, 2], pads: [1, 0, 2, 1] } },
-    { x: [2, 8, 16, 15], w: [8, 8, 3, 3], o: { strides: [2, 1], dilations: [1, 2], pads: [2, 1, 0, 1] } },
-    { x: [2, 16, 14, 14], w: [16, 1, 3, 3], o: { groups: 16, strides: [2, 2], pads: [1, 1, 1, 1] } },
+    {
+      x: [2, 8, 16, 15],
+      w: [8, 8, 3, 3],
+      o: { strides: [2, 1], dilations: [1, 2], pads: [2, 1, 0, 1] },
+    },
+    {
+      x: [2, 16, 14, 14],
+      w: [16, 1, 3, 3],
+      o: { groups: 16, strides: [2, 2], pads: [1, 1, 1, 1] },
+    },
     { x: [2, 16, 12, 12], w: [32, 4, 3, 3], o: { groups: 4, pads: [1, 1, 1, 1] } },
-    { x: [4, 32, 10, 10], w: [16, 32, 1, 1], o: {} },
+    { x: [4, 32, 10, 10], w: [16, 32, 1, 1], o: {} }, // pointwise: batched MatMul graphs
+    { x: [4, 8, 10, 10], w: [32, 8, 1, 1], o: {} },
   ];
   for (const c of cases) {
     const x = randn(size(c.x), 1), w = randn(size(c.w), 2);
@@ -142,8 +173,16 @@ Deno.test("fast conv2d gradients (onnxruntime ConvTranspose / swapped Conv) matc
       wt.dispose();
       return out;
     });
-    assertClose(grads[1][0], grads[0][0], { rtol: 1e-4, atol: 1e-3, msg: `dx ${JSON.stringify(c)}` });
-    assertClose(grads[1][1], grads[0][1], { rtol: 1e-4, atol: 1e-3, msg: `dw ${JSON.stringify(c)}` });
+    assertClose(grads[1][0], grads[0][0], {
+      rtol: 1e-4,
+      atol: 1e-3,
+      msg: `dx ${JSON.stringify(c)}`,
+    });
+    assertClose(grads[1][1], grads[0][1], {
+      rtol: 1e-4,
+      atol: 1e-3,
+      msg: `dw ${JSON.stringify(c)}`,
+    });
   }
 });
 
@@ -199,7 +238,9 @@ Deno.test("broadcast elementwise kernels match naive indexing on every broadcast
     const a = randn(size(sa), 1), b = randn(size(sb), 2).map((v, i) => (i % 3 ? v : a[0]));
     for (const [op, f] of ops) {
       for (const [x, sx, y, sy] of [[a, sa, b, sb], [b, sb, a, sa]] as const) {
-        const got = r.tidy(() => r.runOp(op as "add", [r.upload(x, sx), r.upload(y, sy)], {}).dataSync());
+        const got = r.tidy(() =>
+          r.runOp(op as "add", [r.upload(x, sx), r.upload(y, sy)], {}).dataSync()
+        );
         assertClose(got, naiveBinary(f, x, sx, y, sy), { msg: `${op} [${sx}] [${sy}]` });
       }
     }
@@ -220,7 +261,18 @@ Deno.test("unary kernels compute their functions; round is half-to-even", () => 
   assertEquals(Array.from(get(r.floor)), Array.from(x, Math.floor));
   assertEquals(roundEven(2 ** 52 + 1), 2 ** 52 + 1);
   assertClose(get(r.sigmoid), Array.from(x, (v) => 1 / (1 + Math.exp(-v))), { rtol: 1e-6 });
-  assertClose(get(r.erf), [-0.999593, -0.966105, -0.520500, 0.520500, 0.966105, 0.999593, 0.520500, -1, 0.999999, 1], {
+  assertClose(get(r.erf), [
+    -0.999593,
+    -0.966105,
+    -0.520500,
+    0.520500,
+    0.966105,
+    0.999593,
+    0.520500,
+    -1,
+    0.999999,
+    1,
+  ], {
     atol: 2e-6,
   });
   assertClose(get((t) => r.clip(t, -1, 2)), Array.from(x, (v) => Math.min(2, Math.max(-1, v))));
@@ -253,8 +305,14 @@ Deno.test("reductions handle several axes, negative axes, keepDims, i32 and empt
     const t = r.upload(x, xs);
     assertEquals(r.sum(t, -1).shape, [2, 3]);
     // runOp directly with a negative axis
-    assertClose(r.runOp("sum", [t], { axes: [-1], keepDims: false }).dataSync(), r.sum(t, 2).dataSync());
-    assertClose(r.runOp("max", [t], { axes: [-2], keepDims: true }).dataSync(), r.max(t, 1, true).dataSync());
+    assertClose(
+      r.runOp("sum", [t], { axes: [-1], keepDims: false }).dataSync(),
+      r.sum(t, 2).dataSync(),
+    );
+    assertClose(
+      r.runOp("max", [t], { axes: [-2], keepDims: true }).dataSync(),
+      r.max(t, 1, true).dataSync(),
+    );
     assertEquals(r.argmax(t).shape, [2, 3]);
     assertEquals(Array.from(r.argmax(r.tensor([[1, 5, 2], [7, 0, 7]])).dataSync()), [1, 0]);
     assertEquals(Array.from(r.argmax(r.tensor([[1, 5, 2], [7, 0, 8]]), 0).dataSync()), [1, 0, 1]);
@@ -287,19 +345,39 @@ Deno.test("movement ops match naive indexing and carry i32 tensors", () => {
       21,
       23,
     ]);
-    assertEquals(Array.from(r.pad(r.tensor(Int32Array.from([1, 2]), [1, 2]), [0, 1, 1, 0], 7).dataSync()), [
-      7,
-      1,
-      2,
-      7,
-      7,
-      7,
-    ]);
+    assertEquals(
+      Array.from(r.pad(r.tensor(Int32Array.from([1, 2]), [1, 2]), [0, 1, 1, 0], 7).dataSync()),
+      [
+        7,
+        1,
+        2,
+        7,
+        7,
+        7,
+      ],
+    );
     assertEquals(Array.from(r.pad(r.tensor([1, 2, 3, 4]), [-1, 1]).dataSync()), [2, 3, 4, 0]);
     assertEquals(Array.from(r.concat([x, x], -1).dataSync()).slice(0, 8), [0, 1, 2, 3, 0, 1, 2, 3]);
     assertEquals(r.concat([r.zeros([2, 0]), r.ones([2, 2])], 1).shape, [2, 2]);
     const g = r.gather(x, r.tensor(Int32Array.from([-1, 0]), [2]), 1);
-    assertEquals(Array.from(g.dataSync()), [8, 9, 10, 11, 0, 1, 2, 3, 20, 21, 22, 23, 12, 13, 14, 15]);
+    assertEquals(Array.from(g.dataSync()), [
+      8,
+      9,
+      10,
+      11,
+      0,
+      1,
+      2,
+      3,
+      20,
+      21,
+      22,
+      23,
+      12,
+      13,
+      14,
+      15,
+    ]);
     assertThrows(() => r.gather(x, r.tensor(Int32Array.from([3]), [1]), 1), RangeError);
     const e = r.expand(r.tensor(Int32Array.from([1, 2]), [2, 1]), [2, 2, 3]);
     assertEquals(e.dtype, "i32");
@@ -315,7 +393,10 @@ Deno.test("movement ops match naive indexing and carry i32 tensors", () => {
     // i32 arithmetic stays i32 with integer numbers, promotes with fractions or f32 tensors
     assertEquals(r.add(x, 1).dtype, "i32");
     assertEquals(r.add(x, 0.5).dtype, "f32");
-    assertEquals(Array.from(r.add(r.tensor(Int32Array.from([1]), [1]), r.tensor([0.5])).dataSync()), [1.5]);
+    assertEquals(
+      Array.from(r.add(r.tensor(Int32Array.from([1]), [1]), r.tensor([0.5])).dataSync()),
+      [1.5],
+    );
     assertEquals(Array.from(r.cast(r.tensor([1.7, -1.7]), "i32").dataSync()), [1, -1]);
   });
 });
@@ -326,6 +407,10 @@ Deno.test("shape errors are RangeErrors that name the shapes", () => {
     assertThrows(() => r.matmul(r.zeros([2, 3]), r.zeros([4, 2])), RangeError, "inner dimensions");
     assertThrows(() => r.reshape(r.zeros([2, 3]), [4]), RangeError, "[2,3]");
     assertThrows(() => r.sum(r.zeros([2, 3]), 2), RangeError, "out of range");
-    assertThrows(() => r.conv2d(r.zeros([1, 3, 4, 4]), r.zeros([2, 2, 3, 3])), RangeError, "channels");
+    assertThrows(
+      () => r.conv2d(r.zeros([1, 3, 4, 4]), r.zeros([2, 2, 3, 3])),
+      RangeError,
+      "channels",
+    );
   });
 });

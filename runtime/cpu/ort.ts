@@ -37,6 +37,10 @@ export interface MiniGraph {
   nodes: MiniNode[];
   /** Initializers: int64 constant tensors (e.g. shapes for Reshape). */
   constants?: Record<string, number[]>;
+  /** Float initializers (weights), for whole-network graphs such as the benchmark's. */
+  weights?: Record<string, { dims: number[]; data: Float32Array }>;
+  /** Graph outputs; default `["out"]`. */
+  outputs?: string[];
 }
 
 const sessions = new Map<string, NativeSession>();
@@ -60,7 +64,8 @@ function attr(name: string, v: number | number[]) {
     : { name, type: T.FLOAT, f: v };
 }
 
-function buildModel(g: MiniGraph): Uint8Array {
+/** Encodes a {@linkcode MiniGraph} as an ONNX model (opset 17). */
+export function buildModel(g: MiniGraph): Uint8Array {
   const vi = (name: string, shape?: number[]) => ({
     name,
     type: {
@@ -81,21 +86,32 @@ function buildModel(g: MiniGraph): Uint8Array {
         output: n.outputs,
         attribute: Object.entries(n.attrs ?? {}).map(([k, v]) => attr(k, v)),
       })),
-      initializer: Object.entries(g.constants ?? {}).map(([name, v]) => ({
-        name,
-        dataType: 7,
-        dims: [v.length],
-        int64Data: v,
-      })),
+      initializer: [
+        ...Object.entries(g.constants ?? {}).map(([name, v]) => ({
+          name,
+          dataType: 7,
+          dims: [v.length],
+          int64Data: v,
+        })),
+        ...Object.entries(g.weights ?? {}).map(([name, w]) => ({
+          name,
+          dataType: FLOAT,
+          dims: w.dims,
+          rawData: new Uint8Array(w.data.buffer, w.data.byteOffset, w.data.byteLength),
+        })),
+      ],
       input: g.inputs.map((s, i) => vi(`in${i}`, s)),
-      output: [vi("out")],
+      output: (g.outputs ?? ["out"]).map((o) => vi(o)),
     },
   });
   return onnx.ModelProto.encode(model).finish();
 }
 
 /** Runs a small float graph synchronously; the session is cached by the graph's description. */
-export function runGraph(g: MiniGraph, inputs: Float32Array[]): { data: Float32Array; dims: number[] } {
+export function runGraph(
+  g: MiniGraph,
+  inputs: Float32Array[],
+): { data: Float32Array; dims: number[] } {
   const key = JSON.stringify(g);
   let s = sessions.get(key);
   if (!s) {

@@ -1,0 +1,427 @@
+/**
+ * Runtime benchmark: dense GEMM and the convolutions of ResNet-18 and MobileNetV2, forward and
+ * backward, and a whole MobileNetV2 training step, each beside onnxruntime-node on the same
+ * shape in the same run (and the WebGPU backend where it loads).
+ *
+ * ```sh
+ * deno task bench:runtime [--json FILE] [--iters N] [--no-webgpu] [--no-mobilenet]
+ * ```
+ *
+ * Backward rows time the input gradient plus the weight gradient; their onnxruntime reference is
+ * the same computation as ONNX graphs (ConvTranspose for the input gradient, a Conv with the
+ * batch and channel roles swapped for the weight gradient, Gemm for GEMM's). onnxruntime has no
+ * training, so the MobileNetV2 row compares forward times and reports the step time beside them.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import * as ort from "onnxruntime-node";
+import * as r from "./mod.ts";
+import type { Backend, Conv2dAttrs, Tensor } from "./mod.ts";
+import { convBackwardInputGraph, convBackwardWeightGraph } from "./cpu/backend.ts";
+import { buildModel, type MiniGraph, type MiniNode } from "./cpu/ort.ts";
+
+/** One result row. */
+export interface BenchRow {
+  op: string;
+  shape: string;
+  pass: "forward" | "backward";
+  backend: "cpu" | "webgpu" | "onnxruntime";
+  ms: number;
+  gflops: number;
+}
+
+const { values: args } = parseArgs({
+  args: Deno.args,
+  options: {
+    json: { type: "string" },
+    iters: { type: "string", default: "5" },
+    "no-webgpu": { type: "boolean", default: false },
+    "no-mobilenet": { type: "boolean", default: false },
+  },
+});
+const ITERS = Number(args.iters);
+const THREADS = Number(Deno.env.get("PTQ_CPU_THREADS") ?? 0) || navigator.hardwareConcurrency || 2;
+const rows: BenchRow[] = [];
+const rng = new r.Random(0);
+
+/** Median wall time of `fn` in ms after `warm` warm-up calls. */
+async function median(fn: () => unknown, iters = ITERS, warm = 1): Promise<number> {
+  for (let i = 0; i < warm; i++) await fn();
+  const ts: number[] = [];
+  for (let i = 0; i < iters; i++) {
+    const t0 = performance.now();
+    await fn();
+    ts.push(performance.now() - t0);
+  }
+  ts.sort((a, b) => a - b);
+  return ts[(ts.length - 1) >> 1];
+}
+
+function record(row: Omit<BenchRow, "gflops">, flops: number): void {
+  const full = {
+    ...row,
+    ms: Math.round(row.ms * 100) / 100,
+    gflops: Math.round(flops / row.ms / 1e4) / 100,
+  };
+  rows.push(full);
+  console.error(`  ${full.op} ${full.pass} ${full.backend}: ${full.ms} ms, ${full.gflops} GFLOP/s`);
+}
+
+async function session(g: MiniGraph): Promise<ort.InferenceSession> {
+  return await ort.InferenceSession.create(buildModel(g), {
+    intraOpNumThreads: THREADS,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: "all",
+    executionMode: "sequential",
+  });
+}
+
+/** Times one onnxruntime graph (inputs in0.., all float) with the normal async InferenceSession. */
+async function ortTime(g: MiniGraph, inputs: Float32Array[]): Promise<number> {
+  const s = await session(g);
+  const feeds: Record<string, ort.Tensor> = {};
+  inputs.forEach((x, i) => (feeds[`in${i}`] = new ort.Tensor("float32", x, g.inputs[i])));
+  const ms = await median(() => s.run(feeds));
+  await s.release();
+  return ms;
+}
+
+const single = (inputs: number[][], node: Omit<MiniNode, "inputs" | "outputs">): MiniGraph => ({
+  inputs,
+  nodes: [{ ...node, inputs: inputs.map((_, i) => `in${i}`), outputs: ["out"] }],
+});
+
+let webgpu: Backend | null = null;
+if (!args["no-webgpu"]) {
+  try {
+    const url = new URL("./webgpu/mod.ts", import.meta.url);
+    await Deno.stat(url);
+    const mod = await import(url.href);
+    webgpu = await mod.createWebGpuBackend();
+    if (webgpu) console.error(`webgpu: ${webgpu.deviceInfo}`);
+  } catch (e) {
+    console.error(`webgpu skipped: ${e instanceof Error ? e.message : e}`);
+    webgpu = null;
+  }
+}
+
+/** Times `fn` on a runtime backend, disposing what it makes; webgpu waits for the queue. */
+async function runtimeTime(b: Backend, fn: () => Tensor[], iters = ITERS): Promise<number> {
+  return await median(async () => {
+    const outs = fn();
+    await b.sync();
+    for (const t of outs) t.dispose();
+  }, iters);
+}
+
+// ---------------------------------------------------------------------------------------------
+// GEMM 1024^3
+
+async function benchGemm(n: number): Promise<void> {
+  const shape = `${n}x${n}x${n}`, flops = 2 * n * n * n;
+  const a = rng.normalArray(n * n), b = rng.normalArray(n * n), g = rng.normalArray(n * n);
+  const backends: [BenchRow["backend"], Backend][] = [["cpu", r.cpu]];
+  if (webgpu) backends.push(["webgpu", webgpu]);
+  for (const [name, be] of backends) {
+    const [at, bt, gt] = [a, b, g].map((d) => r.upload(d, [n, n], be));
+    const it = name === "webgpu" ? 3 : ITERS;
+    try {
+      record({
+        op: "gemm",
+        shape,
+        pass: "forward",
+        backend: name,
+        ms: await runtimeTime(be, () => [r.matmul(at, bt)], it),
+      }, flops);
+      const ms = await runtimeTime(
+        be,
+        () => [r.matmul(gt, bt, false, true), r.matmul(at, gt, true, false)],
+        it,
+      );
+      record({ op: "gemm", shape, pass: "backward", backend: name, ms }, 2 * flops);
+    } catch (e) {
+      console.error(`  gemm on ${name} failed: ${e}`);
+    }
+    for (const t of [at, bt, gt]) t.dispose();
+  }
+  record({
+    op: "gemm",
+    shape,
+    pass: "forward",
+    backend: "onnxruntime",
+    ms: await ortTime(single([[n, n], [n, n]], { op: "MatMul" }), [a, b]),
+  }, flops);
+  const bwd: MiniGraph = {
+    inputs: [[n, n], [n, n], [n, n]], // a, b, g
+    nodes: [
+      { op: "Gemm", inputs: ["in2", "in1"], outputs: ["da"], attrs: { transB: 1 } },
+      { op: "Gemm", inputs: ["in0", "in2"], outputs: ["db"], attrs: { transA: 1 } },
+    ],
+    outputs: ["da", "db"],
+  };
+  record({
+    op: "gemm",
+    shape,
+    pass: "backward",
+    backend: "onnxruntime",
+    ms: await ortTime(bwd, [a, b, g]),
+  }, 2 * flops);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Convolutions
+
+async function benchConv(
+  op: string,
+  xs: number[],
+  ws: number[],
+  o: r.Conv2dOptions,
+): Promise<void> {
+  const a: Conv2dAttrs = r.convAttrs(o);
+  const x = rng.normalArray(xs.reduce((p, q) => p * q)),
+    w = rng.normalArray(ws.reduce((p, q) => p * q), 0, 0.1);
+  const ys = r.INFER.conv2d([{ shape: xs, dtype: "f32" }, { shape: ws, dtype: "f32" }], a).shape;
+  const dy = rng.normalArray(ys.reduce((p, q) => p * q));
+  const flops = 2 * ys.reduce((p, q) => p * q) * ws[1] * ws[2] * ws[3];
+  const shape = `x${xs.join("x")} w${ws.join("x")}`;
+  const bi = { ...a, inputShape: xs }, bw = { ...a, weightShape: ws };
+  const backends: [BenchRow["backend"], Backend][] = [["cpu", r.cpu]];
+  if (webgpu) backends.push(["webgpu", webgpu]);
+  for (const [name, be] of backends) {
+    const [xt, wt, dt] = [[x, xs], [w, ws], [dy, ys]].map(([d, s]) =>
+      r.upload(d as Float32Array, s as number[], be)
+    );
+    const it = name === "webgpu" ? 3 : ITERS;
+    try {
+      const fwd = await runtimeTime(be, () => [r.runOp("conv2d", [xt, wt], a)], it);
+      record({ op, shape, pass: "forward", backend: name, ms: fwd }, flops);
+      const bwd = await runtimeTime(be, () => [
+        r.runOp("conv2dBackwardInput", [dt, wt], bi),
+        r.runOp("conv2dBackwardWeight", [xt, dt], bw),
+      ], it);
+      record({ op, shape, pass: "backward", backend: name, ms: bwd }, 2 * flops);
+    } catch (e) {
+      console.error(`  ${op} on ${name} failed: ${e}`);
+    }
+    for (const t of [xt, wt, dt]) t.dispose();
+  }
+  const conv = single([xs, ws], {
+    op: "Conv",
+    attrs: { strides: a.strides, pads: a.pads, dilations: a.dilations, group: a.groups },
+  });
+  record(
+    { op, shape, pass: "forward", backend: "onnxruntime", ms: await ortTime(conv, [x, w]) },
+    flops,
+  );
+  const dx = await ortTime(convBackwardInputGraph(ys, ws, bi), [dy, w]);
+  const dw = await ortTime(convBackwardWeightGraph(xs, ys, bw), [x, dy]);
+  record({ op, shape, pass: "backward", backend: "onnxruntime", ms: dx + dw }, 2 * flops);
+}
+
+// ---------------------------------------------------------------------------------------------
+// MobileNetV2 (torchvision architecture, BatchNorm folded into conv biases, random weights)
+
+interface ConvLayer {
+  w: Tensor;
+  b: Tensor;
+  o: Conv2dAttrs;
+  act: boolean;
+}
+type Block = { layers: ConvLayer[]; residual: boolean };
+
+function mobilenetV2(batch: number) {
+  const layers: { ws: number[]; o: Conv2dAttrs; act: boolean }[][] = [];
+  const residual: boolean[] = [];
+  let macs = 0, hw = 224;
+  const conv = (
+    cin: number,
+    cout: number,
+    k: number,
+    stride: number,
+    groups: number,
+    act: boolean,
+  ) => {
+    const p = (k - 1) / 2;
+    hw = Math.floor((hw + 2 * p - k) / stride) + 1;
+    macs += batch * cout * hw * hw * (cin / groups) * k * k;
+    return {
+      ws: [cout, cin / groups, k, k],
+      o: r.convAttrs({ strides: [stride, stride], pads: [p, p, p, p], groups }),
+      act,
+    };
+  };
+  layers.push([conv(3, 32, 3, 2, 1, true)]);
+  residual.push(false);
+  let cin = 32;
+  const settings = [[1, 16, 1, 1], [6, 24, 2, 2], [6, 32, 3, 2], [6, 64, 4, 2], [6, 96, 3, 1], [
+    6,
+    160,
+    3,
+    2,
+  ], [6, 320, 1, 1]];
+  for (const [t, c, n, s] of settings) {
+    for (let i = 0; i < n; i++) {
+      const stride = i === 0 ? s : 1, hidden = cin * t;
+      const block = [];
+      if (t !== 1) block.push(conv(cin, hidden, 1, 1, 1, true));
+      block.push(conv(hidden, hidden, 3, stride, hidden, true));
+      block.push(conv(hidden, c, 1, 1, 1, false));
+      layers.push(block);
+      residual.push(stride === 1 && cin === c);
+      cin = c;
+    }
+  }
+  layers.push([conv(cin, 1280, 1, 1, 1, true)]);
+  residual.push(false);
+  macs += batch * 1280 * 1000;
+  const blocks: Block[] = layers.map((ls, i) => ({
+    residual: residual[i],
+    layers: ls.map((l) => {
+      const fanIn = l.ws[1] * l.ws[2] * l.ws[3];
+      return {
+        w: rng.randn(l.ws, 0, Math.sqrt((l.act ? 2 : 1) / fanIn)).variable(),
+        b: rng.randn([l.ws[0]], 0, 0.01).variable(),
+        o: l.o,
+        act: l.act,
+      };
+    }),
+  }));
+  const fcW = rng.randn([1000, 1280], 0, Math.sqrt(1 / 1280)).variable();
+  const fcB = r.zeros([1000]).variable();
+  const params = [...blocks.flatMap((b) => b.layers.flatMap((l) => [l.w, l.b])), fcW, fcB];
+
+  const forward = (x: Tensor): Tensor => {
+    let h = x;
+    for (const blk of blocks) {
+      const inp = h;
+      for (const l of blk.layers) {
+        h = r.conv2d(h, l.w, l.b, l.o);
+        if (l.act) h = r.relu6(h);
+      }
+      if (blk.residual) h = r.add(h, inp);
+    }
+    const pooled = r.flatten(r.globalAvgPool(h));
+    return r.add(r.matmul(pooled, fcW, false, true), fcB);
+  };
+
+  const onnxGraph = (): MiniGraph => {
+    const nodes: MiniNode[] = [];
+    const weights: MiniGraph["weights"] = {
+      lo: { dims: [], data: new Float32Array([0]) },
+      hi: { dims: [], data: new Float32Array([6]) },
+      fcW: { dims: [1000, 1280], data: fcW.dataSync() as Float32Array },
+      fcB: { dims: [1000], data: fcB.dataSync() as Float32Array },
+    };
+    let h = "in0", k = 0;
+    for (const blk of blocks) {
+      const inp = h;
+      for (const l of blk.layers) {
+        const id = k++;
+        weights[`w${id}`] = { dims: [...l.w.shape], data: l.w.dataSync() as Float32Array };
+        weights[`b${id}`] = { dims: [...l.b.shape], data: l.b.dataSync() as Float32Array };
+        nodes.push({
+          op: "Conv",
+          inputs: [h, `w${id}`, `b${id}`],
+          outputs: [`c${id}`],
+          attrs: {
+            strides: l.o.strides,
+            pads: l.o.pads,
+            dilations: l.o.dilations,
+            group: l.o.groups,
+          },
+        });
+        h = `c${id}`;
+        if (l.act) {
+          nodes.push({ op: "Clip", inputs: [h, "lo", "hi"], outputs: [`r${id}`] });
+          h = `r${id}`;
+        }
+      }
+      if (blk.residual) {
+        nodes.push({ op: "Add", inputs: [h, inp], outputs: [`a${k}`] });
+        h = `a${k}`;
+      }
+    }
+    nodes.push({ op: "GlobalAveragePool", inputs: [h], outputs: ["gap"] });
+    nodes.push({ op: "Flatten", inputs: ["gap"], outputs: ["flat"] });
+    nodes.push({
+      op: "Gemm",
+      inputs: ["flat", "fcW", "fcB"],
+      outputs: ["out"],
+      attrs: { transB: 1 },
+    });
+    return { inputs: [[batch, 3, 224, 224]], nodes, weights };
+  };
+  return { forward, params, onnxGraph, flops: 2 * macs };
+}
+
+async function benchMobileNet(batch: number): Promise<void> {
+  const op = "mobilenetv2", shape = `${batch}x3x224x224`;
+  const net = mobilenetV2(batch);
+  const xData = rng.normalArray(batch * 3 * 224 * 224);
+  const x = r.upload(xData, [batch, 3, 224, 224]);
+  const labels = Array.from({ length: batch }, () => rng.int(1000));
+  const opt = new r.SGD(net.params, { lr: 1e-3, momentum: 0.9 });
+  const fwd = await median(() => r.tidy(() => void r.noGrad(() => net.forward(x)).dataSync()), 3);
+  record({ op, shape, pass: "forward", backend: "cpu", ms: fwd }, net.flops);
+  const step = await median(() => {
+    opt.zeroGrad();
+    r.tidy(() => r.backward(r.crossEntropy(net.forward(x), labels)));
+    opt.step();
+  }, 3);
+  record({
+    op: `${op} train step (fwd+bwd+sgd)`,
+    shape,
+    pass: "backward",
+    backend: "cpu",
+    ms: step,
+  }, 3 * net.flops);
+  console.error(`  peak cpu memory ${(r.cpu.memory().peakBytes / 2 ** 30).toFixed(2)} GiB`);
+  const ortMs = await ortTime(net.onnxGraph(), [xData]);
+  record({ op, shape, pass: "forward", backend: "onnxruntime", ms: ortMs }, net.flops);
+  opt.zeroGrad();
+  opt.dispose();
+  for (const p of net.params) p.dispose();
+  x.dispose();
+}
+
+// ---------------------------------------------------------------------------------------------
+
+console.error(
+  `runtime bench: ${navigator.hardwareConcurrency} threads, onnxruntime ${ort.env.versions.common}`,
+);
+await benchGemm(1024);
+await benchConv("resnet18 conv3x3", [32, 64, 56, 56], [64, 64, 3, 3], { pads: [1, 1, 1, 1] });
+await benchConv("mobilenetv2 depthwise3x3", [32, 144, 56, 56], [144, 1, 3, 3], {
+  pads: [1, 1, 1, 1],
+  groups: 144,
+});
+await benchConv("mobilenetv2 pointwise", [32, 144, 56, 56], [24, 144, 1, 1], {});
+if (!args["no-mobilenet"]) await benchMobileNet(32);
+
+// table: each runtime row beside onnxruntime's row of the same op, shape and pass
+const ref = (row: BenchRow) =>
+  rows.find((q) =>
+    q.backend === "onnxruntime" && q.op === row.op && q.shape === row.shape && q.pass === row.pass
+  );
+const head = ["op", "shape", "pass", "backend", "ms", "GFLOP/s", "vs onnxruntime"];
+const body = rows.map((row) => {
+  const o = row.backend === "onnxruntime"
+    ? undefined
+    : ref(row) ?? rows.find((q) =>
+      q.backend === "onnxruntime" && row.op.startsWith(q.op) && q.shape === row.shape
+    );
+  const ratio = o ? `${Math.round((o.ms / row.ms) * 100)} %` : "";
+  return [
+    row.op,
+    row.shape,
+    row.pass,
+    row.backend,
+    row.ms.toFixed(1),
+    row.gflops.toFixed(2),
+    ratio,
+  ];
+});
+console.log(`| ${head.join(" | ")} |\n|${head.map(() => "---").join("|")}|`);
+for (const b of body) console.log(`| ${b.join(" | ")} |`);
+if (args.json) await Deno.writeTextFile(args.json, JSON.stringify(rows, null, 2) + "\n");
