@@ -107,3 +107,21 @@ Deno.test({
     }
   },
 });
+
+Deno.test("YCbCr JPEGs (4:2:0, 4:2:2, 4:4:4) decode like libjpeg: fancy upsampling, integer tables", async () => {
+  const refs = JSON.parse(await Deno.readTextFile(new URL("jpeg_ycc.json", FIXTURES)));
+  for (const name of ["ycc420_19x13.jpg", "ycc422_19x13.jpg", "ycc444_19x13.jpg"]) {
+    const img = await readJpeg(new URL(name, FIXTURES));
+    const want = b64(refs[name].rgb);
+    assertEquals([img.width, img.height, img.data.length], [19, 13, want.length]);
+    let max = 0, same = 0;
+    for (let i = 0; i < want.length; i++) {
+      const d = Math.abs(img.data[i] - want[i]);
+      max = Math.max(max, d);
+      if (d === 0) same++;
+    }
+    // What remains is jpeg-js's IDCT rounding (chroma replication alone was off by up to ~70).
+    assert(max <= 3, `${name}: max |diff| ${max}`);
+    assert(same / want.length >= 0.7, `${name}: only ${same}/${want.length} bytes equal Pillow's`);
+  }
+});

@@ -1,8 +1,9 @@
 import { HAVE_FASHION_MNIST } from "../../datasets/_test_util.ts";
+import { type FashionMnistSplit, loadFashionMnist } from "../../datasets/fashion_mnist.ts";
 import { loadOnnx } from "../onnx.ts";
 import { assert } from "../_testing.ts";
 import { PROXY_MODELS, PROXY_NAMES } from "./mod.ts";
-import { evaluateCheck, loadProxyData } from "./train.ts";
+import { evaluateCheck } from "./train.ts";
 
 function exists(url: URL): boolean {
   try {
@@ -12,6 +13,8 @@ function exists(url: URL): boolean {
     return false;
   }
 }
+
+let test: FashionMnistSplit | undefined;
 
 for (const name of PROXY_NAMES) {
   const m = PROXY_MODELS[name];
@@ -26,8 +29,8 @@ for (const name of PROXY_NAMES) {
         `PROXY_MODELS says ${m.fp32Top1}, the record ${rec.fp32_top1}`,
       );
       assert(Deno.statSync(m.file).size < 1.5e6, `${name}.onnx is over 1.5 MB`);
-      const data = loadProxyData();
-      const top1 = evaluateCheck(loadOnnx(m.file), data.testImages, data.testLabels);
+      test ??= loadFashionMnist({ size: 28, splits: ["test"] }).test!;
+      const top1 = evaluateCheck(loadOnnx(m.file), test.images, test.labels);
       assert(
         Math.abs(top1 - rec.check_top1) <= 1,
         `${name}: ${top1} % vs recorded ${rec.check_top1} %`,

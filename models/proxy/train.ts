@@ -121,7 +121,9 @@ export function trainableParams(g: Graph): Tensor[] {
 
 /**
  * BatchNorm with batch statistics, as `x * a + b` with `a = γ / sqrt(var + eps)` and
- * `b = β − mean · a`: the same function as `batchNormTrain`, with fewer full-size passes.
+ * `b = β − mean · a`: the function of the runtime's `batchNormTrain` with fewer full-size passes
+ * (the biased variance is `E[x²] − E[x]²`, clamped at 0; inputs here are O(1), so float32 is
+ * ample).
  */
 function batchNormBatchStats(x: Tensor, gamma: Tensor, beta: Tensor, eps: number) {
   const c = x.shape[1];
