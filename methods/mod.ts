@@ -4,13 +4,15 @@
  * @example
  * ```ts
  * import { METHODS } from "./mod.ts";
- * console.log(Object.keys(METHODS)); // ["rtn", "adaround", "brecq", "qdrop"]
+ * console.log(Object.keys(METHODS)); // ["rtn", "adaround", "brecq", "qdrop", "pdquant", "mrecg"]
  * ```
  *
  * @module
  */
 import { adaround } from "./adaround.ts";
 import { brecq } from "./brecq.ts";
+import { mrecg } from "./mrecg.ts";
+import { pdquant } from "./pdquant.ts";
 import { qdrop } from "./qdrop.ts";
 import { rtn } from "./rtn.ts";
 
@@ -20,6 +22,8 @@ export const METHODS = {
   adaround,
   brecq,
   qdrop,
+  pdquant,
+  mrecg,
 } as const;
 
 /** A registered method id. */

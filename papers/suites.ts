@@ -18,6 +18,7 @@ import {
   type FoldedBatchNorm,
   type Graph,
   loadOnnx,
+  modelEntry,
   MODELS,
   resolveModel,
   sha256Hex,
@@ -34,7 +35,7 @@ import {
   loadFashionMnist,
   sampleCalibration,
 } from "../datasets/mod.ts";
-import { specFor } from "../models/eval.ts";
+import { specForModel } from "../models/eval.ts";
 import type { Suite } from "./schema.ts";
 
 /** A labelled host batch. */
@@ -145,16 +146,20 @@ function proxyInputs(name: string): SuiteInputs {
 
 async function imagenetSubsetInputs(name: string, paths: SuitePaths): Promise<SuiteInputs> {
   const root = assetsDir(paths).replace(/\/?$/, "/");
-  const entry = (MODELS as Record<string, unknown>)[name];
-  if (!entry) throw new RangeError(`Unknown model "${name}"`);
-  const path = resolveModel(name, { dir: paths.modelsDir });
+  if (!(name in MODELS)) throw new RangeError(`Unknown model "${name}"`);
+  const modelsDir = paths.modelsDir;
+  const { path, entry } = resolveModel(name, {
+    path: modelsDir ? `${modelsDir.replace(/\/$/, "")}/${modelEntry(name).file}` : undefined,
+  });
   const g = loadGraph(path);
-  const spec = specFor(name, "val-subset");
-  const calSpec = specFor(name, "calibration");
+  // The 227-px validation subset is evaluated with a plain resize (ASSETS.md); the 256-px
+  // calibration images go through the model's own evaluation preprocessing.
+  const spec = specForModel(entry, "plain");
+  const calSpec = specForModel(entry, "model");
   const valDir = `${root}imagenet/ilsvrc2012_val_subset1300_227px`;
   const calDir = `${root}imagenet/calib1000_one_per_class_256px`;
-  const val = await ImageNetDataset.fromList(valDir, `${valDir}/labels.txt`);
-  const cal = await ImageNetDataset.fromList(calDir, `${calDir}/labels.txt`);
+  const val = await ImageNetDataset.fromList(valDir);
+  const cal = await ImageNetDataset.fromList(calDir);
   return {
     model: { name, path, sha256: g.sha256 },
     graph: g.graph,

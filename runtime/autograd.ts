@@ -10,6 +10,7 @@
 import { GRADS } from "./gradients.ts";
 import { add, ones, reshape, zeros } from "./math.ts";
 import { keep, noGrad, type Tensor, tidy, view } from "./tensor.ts";
+import { profileRegion } from "./profile.ts";
 
 function topoOrder(root: Tensor): Tensor[] {
   const order: Tensor[] = [];
@@ -53,6 +54,10 @@ export function backward(root: Tensor, seed?: Tensor): void {
   if (seed && seed.size !== root.size) {
     throw new RangeError(`backward: seed [${seed.shape}] does not match root [${root.shape}]`);
   }
+  profileRegion("backward", () => backwardImpl(root, seed));
+}
+
+function backwardImpl(root: Tensor, seed?: Tensor): void {
   noGrad(() =>
     tidy(() => {
       // Every gradient in `grads` is a tensor object of its own (a view where a rule hands one

@@ -28,6 +28,7 @@ export * from "./random.ts";
 export * from "./nn.ts";
 export * from "./quant.ts";
 export * from "./optim.ts";
+export * from "./profile.ts";
 export { CpuBackend } from "./cpu/backend.ts";
 
 /** The process-wide CPU backend. */

@@ -12,6 +12,7 @@
  */
 import type { Backend, HostArray, Storage } from "./backend.ts";
 import { type DType, INFER, type Op, type OpAttrs, sizeOf } from "./ops.ts";
+import { profiling, recordProfile } from "./profile.ts";
 
 /** A node of the autograd tape: the op that produced a tensor and what it needs to backprop. */
 export interface TapeNode {
@@ -287,7 +288,12 @@ export function runOp<O extends Op>(op: O, inputs: readonly Tensor[], attrs: OpA
     }
   }
   const info = INFER[op](inputs, attrs);
-  const storage = backend.run(op, inputs, attrs, info);
+  let storage: Storage;
+  if (profiling) {
+    const t0 = performance.now();
+    storage = backend.run(op, inputs, attrs, info);
+    recordProfile(op, performance.now() - t0, sizeOf(info.shape));
+  } else storage = backend.run(op, inputs, attrs, info);
   const out = new Tensor(storage, info.shape, info.dtype);
   if (noGradDepth === 0 && inputs.some((t) => t.requiresGrad)) {
     out.requiresGrad = true;
@@ -308,5 +314,11 @@ export function upload(
     );
   }
   const dtype: DType = data instanceof Int32Array ? "i32" : "f32";
+  if (profiling) {
+    const t0 = performance.now();
+    const s = backend.upload(data);
+    recordProfile("(upload)", performance.now() - t0, data.length);
+    return new Tensor(s, shape, dtype);
+  }
   return new Tensor(backend.upload(data), shape, dtype);
 }

@@ -14,6 +14,7 @@
  */
 import { z } from "zod";
 import type { Graph } from "../../models/graph.ts";
+import type { FoldedBatchNorm } from "../../models/fold_bn.ts";
 import type { Tensor } from "../../runtime/mod.ts";
 import { Bits } from "./scheme.ts";
 import type { QuantModel } from "./quantized_model.ts";
@@ -68,7 +69,7 @@ export const reconFields = {
 
 /** The official rounding λ for a model: 0.1 for MobileNetV2, 0.01 for ResNet / RegNet / others. */
 export function defaultLambda(modelName: string): number {
-  return /mobilenet/i.test(modelName) ? 0.1 : 0.01;
+  return /mobilenet|mbv2/i.test(modelName) ? 0.1 : 0.01;
 }
 
 /** Validates a config, throwing a TypeError that names each failing path. */
@@ -85,6 +86,8 @@ export function parseConfig<S extends z.ZodType>(schema: S, raw: unknown, id: st
 export interface MethodContext {
   /** The FP graph (BN folded). */
   graph: Graph;
+  /** The BatchNorm layers folded into `graph`, by folded layer name (PD-Quant's DC uses them). */
+  bn?: Map<string, FoldedBatchNorm>;
   /** Calibration images `[N, …]` for the graph's first input. */
   calib: Tensor;
   /** Registry name or file name, used for per-model defaults (λ). */

@@ -6,7 +6,14 @@
  *
  * @module
  */
-import { type Backend, getBackend, type Random, type Tensor, upload } from "../../runtime/mod.ts";
+import {
+  type Backend,
+  getBackend,
+  profileRegion,
+  type Random,
+  type Tensor,
+  upload,
+} from "../../runtime/mod.ts";
 
 /** A tensor of 0/1 values, 1 with probability `p`, deterministic given `rng`'s state. */
 export function bernoulliMask(
@@ -14,6 +21,15 @@ export function bernoulliMask(
   p: number,
   rng: Random,
   backend: Backend = getBackend(),
+): Tensor {
+  return profileRegion("bernoulliMask", () => bernoulliImpl(shape, p, rng, backend));
+}
+
+function bernoulliImpl(
+  shape: readonly number[],
+  p: number,
+  rng: Random,
+  backend: Backend,
 ): Tensor {
   const n = shape.reduce((a, b) => a * b, 1);
   const out = new Float32Array(n);
