@@ -228,7 +228,7 @@ function proxyEntry(name: string, file: string, inputSize = 28): ModelEntry {
 }
 
 /** `PROXY_MODELS` of `models/proxy/mod.ts` when that module exists (loaded lazily). */
-async function proxyModels(): Promise<Record<string, Partial<ModelEntry>>> {
+async function proxyModels(): Promise<Record<string, unknown>> {
   const url = new URL("mod.ts", PROXY_DIR);
   if (!isFile(urlPath(url))) return {};
   try {
@@ -236,7 +236,7 @@ async function proxyModels(): Promise<Record<string, Partial<ModelEntry>>> {
     const list = mod.PROXY_MODELS ?? {};
     // Either name → entry, or a list of names.
     if (Array.isArray(list)) return Object.fromEntries(list.map((n: string) => [n, {}]));
-    return list as Record<string, Partial<ModelEntry>>;
+    return list as Record<string, unknown>;
   } catch (e) {
     console.warn(`models/proxy/mod.ts could not be loaded: ${(e as Error).message}`);
     return {};
@@ -256,9 +256,12 @@ export async function resolveEvalModel(model: string, path?: string): Promise<Re
   }
   const proxies = await proxyModels();
   if (proxies[model] || /^proxy_/.test(model)) {
-    const p = proxies[model] ?? {};
-    const file = typeof p.file === "string" ? p.file : `${model}.onnx`;
-    const candidates = [path, urlPath(new URL(file, PROXY_DIR))].filter((c): c is string => !!c);
+    // PROXY_MODELS entries name their file as a URL (models/proxy/mod.ts) or a string.
+    const f: unknown = (proxies[model] as { file?: unknown } | undefined)?.file;
+    const file = f instanceof URL
+      ? urlPath(f)
+      : urlPath(new URL(typeof f === "string" ? f : `${model}.onnx`, PROXY_DIR));
+    const candidates = [path, file].filter((c): c is string => !!c);
     const found = candidates.find(isFile);
     if (!found) {
       throw new EvalDataError(
@@ -267,8 +270,11 @@ export async function resolveEvalModel(model: string, path?: string): Promise<Re
         }\nTrain it with models/proxy/train.ts (deno task train-proxy --model ${model}).`,
       );
     }
-    const entry = { ...proxyEntry(model, file), ...p, source: "proxy" } as ModelEntry;
-    return { name: model, path: found, entry };
+    return {
+      name: model,
+      path: found,
+      entry: proxyEntry(model, file.slice(file.lastIndexOf("/") + 1)),
+    };
   }
   if (/\.onnx$/i.test(model) || model.includes("/")) {
     if (!isFile(model)) throw new EvalDataError(`Model file not found: ${model}`);

@@ -176,5 +176,16 @@ export const GRADS: { [O in Op]: Rule<O> } & { reshape: Rule<"transpose"> } = {
   gatherBackward: noSecondOrder("gatherBackward"),
   expand: (g, [x]) => [m.sumTo(g, x.shape)],
   cast: none,
+  // STE to x, LSQ to the scale; the zero point gets none (the observer rounds it).
+  fakeQuant: (g, [x, s, z], _, a) => [
+    x.requiresGrad
+      ? m.sumTo(runOp("fakeQuantBackward", [g, x, s, z], { ...a, wrt: "x" }), x.shape)
+      : null,
+    s.requiresGrad
+      ? m.sumTo(runOp("fakeQuantBackward", [g, x, s, z], { ...a, wrt: "scale" }), s.shape)
+      : null,
+    null,
+  ],
+  fakeQuantBackward: noSecondOrder("fakeQuantBackward"),
   reshape: (g, [x]) => [m.reshape(g, x.shape)],
 };

@@ -93,6 +93,20 @@ export interface OpAttrs {
   gatherBackward: { axis: number; inputShape: number[] };
   expand: { shape: number[] };
   cast: { dtype: DType };
+  // fused quantization
+  /**
+   * Uniform affine fake-quant of inputs `[x, scale, zeroPoint]` (broadcast):
+   * `(clamp(round(x / s) + z, qmin, qmax) - z) * s`, rounding half to even, every step in f32
+   * (bit-identical to the composite of primitives on the cpu backend).
+   */
+  fakeQuant: { qmin: number; qmax: number };
+  /**
+   * fakeQuant's gradient from inputs `[g, x, scale, zeroPoint]`, at the broadcast shape:
+   * `wrt: "x"`: the straight-through estimator, `g` where `qmin <= round(x/s) + z <= qmax`, else 0;
+   * `wrt: "scale"`: LSQ's, `g * (round(x/s) - x/s)` inside, `g * (clamp(..) - z)` outside
+   * (callers sum it to the scale's shape).
+   */
+  fakeQuantBackward: { qmin: number; qmax: number; wrt: "x" | "scale" };
 }
 
 /** A primitive op name. */
@@ -369,6 +383,18 @@ export const INFER: { [O in Op]: InferRule<O> } = {
   gatherBackward: (_, a) => ({ shape: [...a.inputShape], dtype: "f32" }),
   expand: ([x], { shape }) => ({ shape: broadcastShapes(x.shape, shape), dtype: x.dtype }),
   cast: ([x], { dtype }) => ({ shape: [...x.shape], dtype }),
+  fakeQuant: (ins) => {
+    if (ins.length !== 3 || ins.some((t) => t.dtype !== "f32")) {
+      throw new TypeError("fakeQuant expects three f32 inputs: x, scale, zeroPoint");
+    }
+    return { shape: ins.map((t) => [...t.shape]).reduce(broadcastShapes), dtype: "f32" };
+  },
+  fakeQuantBackward: (ins) => {
+    if (ins.length !== 4 || ins.some((t) => t.dtype !== "f32")) {
+      throw new TypeError("fakeQuantBackward expects four f32 inputs: g, x, scale, zeroPoint");
+    }
+    return { shape: ins.map((t) => [...t.shape]).reduce(broadcastShapes), dtype: "f32" };
+  },
 };
 
 /** Every op name, in table order. */

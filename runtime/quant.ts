@@ -6,7 +6,7 @@
  * @module
  */
 import { abs, add, clip, div, floor, ge, mul, pow, roundSte, sigmoid, sub, sum } from "./math.ts";
-import type { Tensor } from "./tensor.ts";
+import { runOp, type Tensor, upload } from "./tensor.ts";
 
 /**
  * Uniform affine fake-quantization `(clamp(round(x / s) + z, qmin, qmax) - z) * s`.
@@ -16,8 +16,29 @@ import type { Tensor } from "./tensor.ts";
  * 1 inside the clipping range and 0 outside, and the gradient to `scale` is LSQ's:
  * `round(x/s) - x/s` inside the range and `qmin - z` or `qmax - z` outside. The zero point gets
  * no gradient (it is rounded by the observer).
+ *
+ * Runs as the fused primitive `fakeQuant` (one pass forward, one per wanted gradient backward);
+ * {@linkcode fakeQuantComposite} is the same function built from primitives.
  */
 export function fakeQuant(
+  x: Tensor,
+  scale: Tensor,
+  zeroPoint: Tensor | number,
+  qmin: number,
+  qmax: number,
+): Tensor {
+  const z = typeof zeroPoint === "number"
+    ? upload(new Float32Array([zeroPoint]), [], x.backend)
+    : zeroPoint;
+  return runOp("fakeQuant", [x, scale, z], { qmin, qmax });
+}
+
+/**
+ * {@linkcode fakeQuant} as a composite of primitives (div, roundSte, add, clip, sub, mul): the
+ * reference the fused op is tested against. Its forward is bit-identical on the cpu backend; its
+ * gradients agree to float rounding (the composite's `x` gradient is `(g·s)/s`).
+ */
+export function fakeQuantComposite(
   x: Tensor,
   scale: Tensor,
   zeroPoint: Tensor | number,

@@ -139,3 +139,45 @@ Deno.test("AdaRound's regularizer value and gradient are correct", () => {
     [{ data: [0.013, 0.52, -0.14], shape: [3], grad: false }, { data: [-1, 0.3, 1.2], shape: [3] }],
   );
 });
+
+Deno.test("fused fakeQuant equals the composite: forward bit for bit, STE and LSQ gradients", () => {
+  const cases: { x: number[]; s: number[]; sShape: number[]; z: number[] | number }[] = [
+    { x: [64, 8, 5, 5], s: [1], sShape: [], z: 0 }, // per-tensor, symmetric
+    { x: [64, 8, 5, 5], s: [1], sShape: [], z: 5 }, // per-tensor, asymmetric
+    { x: [8, 3, 3, 3], s: [8], sShape: [8, 1, 1, 1], z: [8] }, // per-channel weights
+    { x: [4, 6], s: [1], sShape: [1, 1], z: [1] },
+  ];
+  for (const { x: xShape, s: sSize, sShape, z } of cases) {
+    for (const [qmin, qmax] of [[-8, 7], [0, 15], [-128, 127]]) {
+      const n = xShape.reduce((a, b) => a * b, 1);
+      const xs = randn(n, qmax + xShape[0], 1.5);
+      const ss = Array.from(randn(sSize[0], qmin + 40, 0.02), (v) => Math.abs(v) + 0.05);
+      const zs = typeof z === "number"
+        ? z
+        : Array.from({ length: z[0] }, (_, i) => (i * 3) % (qmax - qmin + 1) + qmin);
+      const run = (fn: typeof r.fakeQuant) =>
+        r.tidy(() => {
+          const xt = r.tensor(xs, xShape).variable();
+          const st = r.tensor(ss, sShape).variable();
+          const zt = typeof zs === "number" ? zs : r.tensor(zs, sShape);
+          const y = fn(xt, st, zt, qmin, qmax);
+          // a non-uniform upstream gradient
+          const w = r.tensor(randn(n, 99, 1), xShape);
+          r.backward(r.sum(r.mul(y, w)));
+          const out = [y.dataSync(), xt.grad!.dataSync(), st.grad!.dataSync()];
+          xt.dispose();
+          st.dispose();
+          return out;
+        });
+      const [yf, gxf, gsf] = run(r.fakeQuant);
+      const [yc, gxc, gsc] = run(r.fakeQuantComposite);
+      const what = `[${xShape}] s[${sShape}] z=${JSON.stringify(z)} [${qmin}, ${qmax}]`;
+      assertEquals(Array.from(yf), Array.from(yc), `forward ${what}`);
+      assertClose(gxf, gxc, { atol: 1e-6, rtol: 1e-6 });
+      // The composite sums g·r and −g·s·x/s² separately (two sums that nearly cancel); the
+      // fused rule sums g·(r − x/s): they agree to the accumulated rounding of n terms.
+      assertClose(gsf, gsc, { atol: 1e-7 * n / sSize[0], rtol: 1e-5 });
+      assert(gxf.some((v) => v === 0) || qmax === 127, `${what}: some elements clip`);
+    }
+  }
+});

@@ -95,7 +95,7 @@ export const RECIPES: Record<ProxyName, Recipe> = {
     epochs: 1,
     batch: 64,
     warmup: 30,
-    subset: 16000,
+    subset: 20000,
   },
   proxy_vit: {
     optimizer: "adam",

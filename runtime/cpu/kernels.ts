@@ -147,6 +147,16 @@ function copyStrided(
 }
 
 /*
+ * Boolean-to-number conversions (`+(p < q)`) compile without a branch; a data-dependent `?:`
+ * mispredicts on about half the elements of random-signed data (5-10x slower per element). The
+ * selects below (`where`, `relu`, `clip`) work on the f32 bit patterns for the same reason.
+ */
+
+/** The 32-bit integer view of a host array (f32 bit patterns, or the i32 values themselves). */
+const bits = (a: HostArray): Int32Array =>
+  a instanceof Int32Array ? a : new Int32Array(a.buffer, a.byteOffset, a.length);
+
+/*
  * Pointwise kernels are generated from one expression per op (as the WebGPU backend generates
  * WGSL from the table): each op gets its own loop function, so V8 inlines the arithmetic instead
  * of calling a shared closure per element (about 10x faster on large tensors).
@@ -159,7 +169,7 @@ export const UNARY_JS: { [O in UnaryOp]: string } = {
   log: "Math.log(x)",
   sqrt: "Math.sqrt(x)",
   abs: "Math.abs(x)",
-  sign: "x > 0 ? 1 : x < 0 ? -1 : 0",
+  sign: "+(x > 0) - +(x < 0)",
   relu: "x > 0 ? x : 0",
   sigmoid: "sigmoid(x)",
   tanh: "Math.tanh(x)",
@@ -179,12 +189,12 @@ export const BINARY_JS: { [O in BinaryOp]: string } = {
   pow: "Math.pow(p, q)",
   minimum: "p < q ? p : q",
   maximum: "p > q ? p : q",
-  lt: "p < q ? 1 : 0",
-  le: "p <= q ? 1 : 0",
-  gt: "p > q ? 1 : 0",
-  ge: "p >= q ? 1 : 0",
-  eq: "p === q ? 1 : 0",
-  ne: "p !== q ? 1 : 0",
+  lt: "+(p < q)",
+  le: "+(p <= q)",
+  gt: "+(p > q)",
+  ge: "+(p >= q)",
+  eq: "+(p === q)",
+  ne: "+(p !== q)",
 };
 
 type UnaryLoop = (y: HostArray, x: HostArray, lo: number, hi: number) => void;
@@ -646,6 +656,26 @@ function expandK([x]: CpuIn[], _a: OpAttrs["expand"], out: OutInfo): HostArray {
 function whereK([c, a, b]: CpuIn[], _: OpAttrs["where"], out: OutInfo): HostArray {
   const y = alloc(out);
   const cd = c.data, ad = a.data, bd = b.data;
+  const n = y.length;
+  if (
+    cd.length === n && (ad.length === n || ad.length === 1) && (bd.length === n || bd.length === 1)
+  ) {
+    // Same-shape condition, each branch same-shape or a scalar (QDrop's mixing, `where`'s
+    // gradient): one flat loop instead of the strided row walk.
+    // Same dtypes: a branch-free select on the bit patterns (identical values).
+    if (a.dtype === out.dtype && b.dtype === out.dtype) {
+      const yb = bits(y), ab = bits(ad), bb = bits(bd);
+      const as = ab.length === n ? 1 : 0, bs = bb.length === n ? 1 : 0;
+      for (let i = 0; i < n; i++) {
+        const m = -(cd[i] !== 0);
+        yb[i] = (ab[i * as] & m) | (bb[i * bs] & ~m);
+      }
+      return y;
+    }
+    const as = ad.length === n ? 1 : 0, bs = bd.length === n ? 1 : 0;
+    for (let i = 0; i < n; i++) y[i] = cd[i] !== 0 ? ad[i * as] : bd[i * bs];
+    return y;
+  }
   const st = [c, a, b].map((t) => bstrides(t.shape, out.shape));
   forEachRow(out.shape, st, (o, [oc, oa, ob], len, [ic, ia, ib]) => {
     for (let j = 0; j < len; j++) {
@@ -725,6 +755,93 @@ function upsampleBackwardK(
   return y;
 }
 
+/** ReLU on the bit patterns: `x > 0 ? x : 0` (NaN gives 0) without a branch. */
+function reluK([x]: CpuIn[], _a: OpAttrs["relu"], out: OutInfo): HostArray {
+  const y = alloc(out);
+  const xd = x.data, xb = bits(xd), yb = bits(y);
+  for (let i = 0; i < xd.length; i++) yb[i] = xb[i] & -(xd[i] > 0);
+  return y;
+}
+
+/** Clip on the bit patterns: `x < lo ? lo : x > hi ? hi : x` (NaN stays NaN) without a branch. */
+function clipK([x]: CpuIn[], { lo, hi }: OpAttrs["clip"], out: OutInfo): HostArray {
+  const y = alloc(out);
+  const xd = x.data, xb = bits(xd), yb = bits(y);
+  const lb = bits(Float32Array.of(lo))[0], hb = bits(Float32Array.of(hi))[0];
+  for (let i = 0; i < xd.length; i++) {
+    const v = xd[i];
+    const ml = -(v < lo), mh = -(v > hi);
+    yb[i] = (lb & ml) | (hb & mh) | (xb[i] & ~(ml | mh));
+  }
+  return y;
+}
+
+/*
+ * Fused fake-quant. The forward rounds to f32 after every step exactly as the composite
+ * (div, roundSte, add, clip, sub, mul, each stored in a Float32Array) does, so the two agree
+ * bit for bit.
+ */
+const fround = Math.fround;
+
+/**
+ * `a < lo ? lo : a > hi ? hi : a` for integer bounds, branch-free on finite `a`; infinities
+ * (`∞ · 0` is NaN) and NaN take the exact fallback, a predictable branch.
+ */
+function clamp(a: number, lo: number, hi: number): number {
+  const l = +(a < lo), h = +(a > hi);
+  const q = a * (1 - l - h) + lo * l + hi * h;
+  return q === q ? q : a < lo ? lo : a > hi ? hi : a;
+}
+
+function fakeQuantK(
+  [x, s, z]: CpuIn[],
+  { qmin, qmax }: OpAttrs["fakeQuant"],
+  out: OutInfo,
+): HostArray {
+  const y = new Float32Array(sizeOf(out.shape));
+  const xd = x.data, sd = s.data, zd = z.data;
+  const st = [x, s, z].map((t) => bstrides(t.shape, out.shape));
+  forEachRow(out.shape, st, (o, [ox, os, oz], len, [ix, is, iz]) => {
+    if (ix === 1 && is === 0 && iz === 0) {
+      const sv = sd[os], zv = zd[oz];
+      for (let j = 0; j < len; j++) {
+        const a = fround(roundEven(fround(xd[ox + j] / sv)) + zv);
+        y[o + j] = fround(clamp(a, qmin, qmax) - zv) * sv;
+      }
+    } else {
+      for (let j = 0; j < len; j++) {
+        const sv = sd[os + j * is], zv = zd[oz + j * iz];
+        const a = fround(roundEven(fround(xd[ox + j * ix] / sv)) + zv);
+        y[o + j] = fround(clamp(a, qmin, qmax) - zv) * sv;
+      }
+    }
+  });
+  return y;
+}
+
+function fakeQuantBackwardK(
+  [g, x, s, z]: CpuIn[],
+  { qmin, qmax, wrt }: OpAttrs["fakeQuantBackward"],
+  out: OutInfo,
+): HostArray {
+  const y = new Float32Array(sizeOf(out.shape));
+  const gd = g.data, xd = x.data, sd = s.data, zd = z.data;
+  const st = [g, x, s, z].map((t) => bstrides(t.shape, out.shape));
+  const toX = wrt === "x";
+  forEachRow(out.shape, st, (o, [og, ox, os, oz], len, [ig, ix, is, iz]) => {
+    for (let j = 0; j < len; j++) {
+      const sv = sd[os + j * is], zv = zd[oz + j * iz], gv = gd[og + j * ig];
+      const t = fround(xd[ox + j * ix] / sv);
+      const r = roundEven(t);
+      const a = fround(r + zv);
+      const inside = a >= qmin && a <= qmax;
+      if (toX) y[o + j] = gv * +inside;
+      else y[o + j] = gv * (inside ? r - t : clamp(a, qmin, qmax) - zv);
+    }
+  });
+  return y;
+}
+
 const sigmoid = (x: number) => (x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x)));
 
 /** The reference kernel table: every op in plain TypeScript. */
@@ -735,14 +852,14 @@ export const CPU_KERNELS: { [O in Op]: Kernel<O> } = {
   sqrt: unaryK("sqrt"),
   abs: unaryK("abs"),
   sign: unaryK("sign"),
-  relu: unaryK("relu"),
+  relu: reluK,
   sigmoid: unaryK("sigmoid"),
   tanh: unaryK("tanh"),
   erf: unaryK("erf"),
   round: unaryK("round"),
   floor: unaryK("floor"),
   roundSte: unaryK("roundSte"),
-  clip: unaryK("clip"),
+  clip: clipK,
   add: binaryK("add"),
   sub: binaryK("sub"),
   mul: binaryK("mul"),
@@ -786,4 +903,6 @@ export const CPU_KERNELS: { [O in Op]: Kernel<O> } = {
     else y.set(x.data);
     return y;
   },
+  fakeQuant: fakeQuantK,
+  fakeQuantBackward: fakeQuantBackwardK,
 };

@@ -48,6 +48,20 @@ fn sigmoid_(x: f32) -> f32 {
   let e = exp(-abs(x));
   return select(e / (1.0 + e), 1.0 / (1.0 + e), x >= 0.0);
 }
+fn fq_(x: f32, s: f32, z: f32, lo: f32, hi: f32) -> f32 {
+  let a = round(x / s) + z;
+  return (select(select(a, hi, a > hi), lo, a < lo) - z) * s;
+}
+fn fqgx_(g: f32, x: f32, s: f32, z: f32, lo: f32, hi: f32) -> f32 {
+  let a = round(x / s) + z;
+  return select(0.0, g, a >= lo && a <= hi);
+}
+fn fqgs_(g: f32, x: f32, s: f32, z: f32, lo: f32, hi: f32) -> f32 {
+  let t = x / s;
+  let r = round(t);
+  let a = r + z;
+  return g * select(select(hi, lo, a < lo) - z, r - t, a >= lo && a <= hi);
+}
 fn tanh_(x: f32) -> f32 {
   if (abs(x) < 0.55) {
     let x2 = x * x;
@@ -227,4 +241,50 @@ export function cast(ctx: Ctx, x: GpuIn, out: OutInfo): GpuStorage {
 /** Broadcast to the output shape. */
 export function expand(ctx: Ctx, x: GpuIn, out: OutInfo): GpuStorage {
   return pointwise(ctx, "expand", [x], [x.dtype], x.dtype, "v0", out);
+}
+
+const LO_HI = "bitcast<f32>(P[1]), bitcast<f32>(P[2])";
+
+/** Fused fake-quant of `[x, scale, zeroPoint]` (broadcast); the bounds travel in the params. */
+export function fakeQuant(
+  ctx: Ctx,
+  x: GpuIn,
+  s: GpuIn,
+  z: GpuIn,
+  a: { qmin: number; qmax: number },
+  out: OutInfo,
+): GpuStorage {
+  return pointwise(
+    ctx,
+    "fakeQuant",
+    [x, s, z],
+    ["f32", "f32", "f32"],
+    "f32",
+    `fq_(v0, v1, v2, ${LO_HI})`,
+    out,
+    [f32Bits(a.qmin), f32Bits(a.qmax)],
+  );
+}
+
+/** fakeQuant's STE (`wrt: "x"`) or LSQ (`wrt: "scale"`) gradient from `[g, x, scale, zeroPoint]`. */
+export function fakeQuantBackward(
+  ctx: Ctx,
+  g: GpuIn,
+  x: GpuIn,
+  s: GpuIn,
+  z: GpuIn,
+  a: { qmin: number; qmax: number; wrt: "x" | "scale" },
+  out: OutInfo,
+): GpuStorage {
+  const fn = a.wrt === "x" ? "fqgx_" : "fqgs_";
+  return pointwise(
+    ctx,
+    `fakeQuantBackward_${a.wrt}`,
+    [g, x, s, z],
+    ["f32", "f32", "f32", "f32"],
+    "f32",
+    `${fn}(v0, v1, v2, v3, ${LO_HI})`,
+    out,
+    [f32Bits(a.qmin), f32Bits(a.qmax)],
+  );
 }

@@ -7,9 +7,10 @@ import type { HostArray } from "../backend.ts";
 import { CpuBackend } from "../cpu/backend.ts";
 import { type Op, type OpAttrs, OPS, sizeOf } from "../ops.ts";
 import { Random } from "../random.ts";
-import { runOp, type Tensor, tidy, upload } from "../tensor.ts";
+import { runOp, type Tensor, tidy, tidyAsync, upload } from "../tensor.ts";
 import { backward } from "../autograd.ts";
-import { conv2d, mean, relu } from "../math.ts";
+import { conv2d, mean, mul, relu, sum } from "../math.ts";
+import { fakeQuant, fakeQuantComposite } from "../quant.ts";
 import { Adam } from "../optim.ts";
 import { createWebGpuBackend, type GemmVariant, type WebGpuBackend } from "./mod.ts";
 import { GPU_KERNELS } from "./kernels.ts";
@@ -422,6 +423,49 @@ async function trainStep(be: CpuBackend | WebGpuBackend): Promise<Float32Array[]
   for (const t of [x, w, b]) t.dispose();
   return out;
 }
+
+Deno.test({
+  name: "webgpu fused fakeQuant and its gradients match cpu and the composite",
+  ...opts,
+  async fn() {
+    const pos = (shape: number[]) => uni(shape, 0.05, 0.3);
+    const zs = (shape: number[], lo: number, hi: number) => ({
+      data: Float32Array.from(ints(shape, lo, hi).data),
+      shape,
+    });
+    for (const [qmin, qmax] of [[-8, 7], [0, 15]]) {
+      const a = { qmin, qmax };
+      // per-tensor (scalar scale and zero point) and per-channel ([C, 1, 1, 1])
+      const perTensor = [randn([4, 3, 5, 5]), pos([]), zs([], qmin, qmax)];
+      const perChannel = [randn([6, 2, 3, 3]), pos([6, 1, 1, 1]), zs([6, 1, 1, 1], qmin, qmax)];
+      for (const ins of [perTensor, perChannel]) {
+        await checkOp("fakeQuant", ins, a);
+        const g = randn(ins[0].shape);
+        await checkOp("fakeQuantBackward", [g, ...ins], { ...a, wrt: "x" });
+        await checkOp("fakeQuantBackward", [g, ...ins], { ...a, wrt: "scale" }, 1e-4);
+      }
+      // fused == composite on webgpu: forward and both gradients through autograd
+      const [x, s, z] = perChannel;
+      const w = randn(x.shape);
+      const run = async (fn: typeof fakeQuant) => {
+        const xt = upload(x.data, x.shape, gpu!).variable();
+        const st = upload(s.data, s.shape, gpu!).variable();
+        const res = await tidyAsync(async () => {
+          const y = fn(xt, st, upload(z.data, z.shape, gpu!), qmin, qmax);
+          backward(sum(mul(y, upload(w.data, w.shape, gpu!))));
+          return [await y.data(), await xt.grad!.data(), await st.grad!.data()];
+        });
+        xt.dispose();
+        st.dispose();
+        return res;
+      };
+      const fused = await run(fakeQuant), comp = await run(fakeQuantComposite);
+      close(fused[0], comp[0], 1e-5, "fakeQuant forward, fused vs composite");
+      close(fused[1], comp[1], 1e-5, "fakeQuant x gradient, fused vs composite");
+      close(fused[2], comp[2], 1e-4, "fakeQuant scale gradient, fused vs composite");
+    }
+  },
+});
 
 Deno.test({
   name: "webgpu training step (conv, relu, mean, backward, Adam) gives cpu's numbers",
