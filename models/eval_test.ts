@@ -236,13 +236,16 @@ Deno.test({
 });
 
 Deno.test({
-  name: "assets: the VOC detector scores 65.5 ± 0.5 mAP on the 9 shared images",
+  // ASSETS.md's 65.5 was measured with darknet's `detector map`, whose default AP is the
+  // all-point (area under the curve) one. With Pillow-identical decoding and resizing the
+  // 9-image figures are 66.06 (VOC07 11-point) and 65.64 (all-point).
+  name: "assets: the VOC detector scores 65.5 ± 0.5 mAP (all-point) on the 9 shared images",
   ignore: !HAVE_ASSETS,
   fn: async () => {
     const r = await evaluateModel({ model: "yolov3_nano_voc" });
     assert(r.task === "detection");
     assertEquals([r.n, r.npos], [9, 46]);
-    assert(Math.abs(r.map07 - 65.5) <= 0.5, `mAP07 ${r.map07}`);
+    assert(Math.abs(r.map_all - 65.5) <= 0.5, `mAP (all-point) ${r.map_all}`);
   },
 });
 
