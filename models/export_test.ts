@@ -81,3 +81,13 @@ Deno.test("extra QuantizeLinear/DequantizeLinear nodes with int8 zero points can
   assertLess(c.rel, 0.2); // close to FP32 but not equal: the weight went through int8
   assertLess(1e-7, c.maxAbs);
 });
+
+Deno.test("loadOnnx reads toOnnx's output directly (a protobufjs Buffer, not a copy)", () => {
+  const fx = resnetBasic(3);
+  const graph = loadOnnx(fx.bytes);
+  const again = loadOnnx(toOnnx(graph));
+  const x = new Random(4).randn(fx.shape);
+  const a = execute(graph, { feeds: { [graph.inputs[0].name]: x } })[graph.outputs[0].name];
+  const b = execute(again, { feeds: { [again.inputs[0].name]: x } })[again.outputs[0].name];
+  assertLess(compare(a.dataSync(), b.dataSync()).maxAbs, 1e-6);
+});

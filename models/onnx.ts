@@ -99,7 +99,7 @@ export function decodeTensor(
   const float = FLOATS.has(type);
   const raw: Uint8Array | undefined = t.rawData?.length ? t.rawData : undefined;
   if (raw) {
-    const buf = raw.slice().buffer; // aligned copy
+    const buf = new Uint8Array(raw).buffer; // an aligned copy (a Buffer's slice() is a view)
     const dv = new DataView(buf);
     const out = float ? new Float32Array(n) : new Array<number>(n);
     for (let i = 0; i < n; i++) {

@@ -1,0 +1,59 @@
+/**
+ * A plain Markdown summary of a paper's records, for the docs: per suite, model and bit-width, the
+ * measured top-1 of every method (mean ± std over seeds, n), the exported-QDQ top-1, FP32, and the
+ * wall-clock. `deno run -A reports/markdown.ts <paper> [--results DIR]` prints it.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { readRecords, type ResultRecord, resultsPath } from "../papers/mod.ts";
+
+function meanStd(xs: number[]): string {
+  const m = xs.reduce((a, b) => a + b, 0) / xs.length;
+  if (xs.length < 2) return m.toFixed(2);
+  const sd = Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / (xs.length - 1));
+  return `${m.toFixed(2)} ± ${sd.toFixed(2)}`;
+}
+
+/** Markdown tables of records grouped by suite, model, bits and budget. */
+export function recordsMarkdown(records: ResultRecord[]): string {
+  const groups = new Map<string, ResultRecord[]>();
+  for (const r of records) {
+    const k = `${r.suite}|${r.model.name}|${r.budget}`;
+    groups.set(k, [...(groups.get(k) ?? []), r]);
+  }
+  const out: string[] = [];
+  for (const [k, rs] of [...groups].sort()) {
+    const [suite, model, budget] = k.split("|");
+    const methods = [...new Set(rs.map((r) => r.method))].sort();
+    const bits = [...new Set(rs.map((r) => `W${r.bits.w}A${r.bits.a}`))];
+    out.push(`#### ${suite} · ${model} · budget ${budget} (FP32 ${rs[0].fp32.top1})`, "");
+    out.push(`| method | ${bits.join(" | ")} |`, `|---|${bits.map(() => "---").join("|")}|`);
+    for (const m of methods) {
+      const cells = bits.map((b) => {
+        const sel = rs.filter((r) => r.method === m && `W${r.bits.w}A${r.bits.a}` === b);
+        if (!sel.length) return "—";
+        const q = sel.map((r) => r.exported?.top1).filter((v): v is number => v !== undefined);
+        const wall = sel.reduce((a, r) => a + r.wall_s, 0) / sel.length;
+        return `${meanStd(sel.map((r) => r.metrics.top1!))} (n=${sel.length}; QDQ ${
+          q.length ? meanStd(q) : "—"
+        }; ${wall.toFixed(0)} s)`;
+      });
+      out.push(`| ${m} | ${cells.join(" | ")} |`);
+    }
+    out.push("");
+  }
+  return out.join("\n");
+}
+
+if (import.meta.main) {
+  const { values, positionals } = parseArgs({
+    args: Deno.args,
+    allowPositionals: true,
+    options: { results: { type: "string", default: "out/results" } },
+  });
+  for (const paper of positionals) {
+    const { records } = await readRecords(resultsPath(paper, values.results));
+    console.log(`### ${paper}\n\n${recordsMarkdown(records)}`);
+  }
+}
