@@ -416,10 +416,15 @@ export function buildView(
   }
   const unitLosses: UnitLossGroup[] = [...groups].sort(([a], [b]) => a.localeCompare(b)).map(
     ([title, rs]) => {
+      // Merged units (MRECG's "a+b") are placed at their last member, so every method's series
+      // shares the base units' x positions.
       const units: string[] = [];
       for (const r of rs) {
-        for (const u of r.metrics.unit_losses!) if (!units.includes(u.unit)) units.push(u.unit);
+        for (const u of r.metrics.unit_losses!) {
+          for (const part of u.unit.split("+")) if (!units.includes(part)) units.push(part);
+        }
       }
+      const lastOf = (name: string) => name.split("+").at(-1)!;
       const methods = [...new Set(rs.map((r) => r.method))].sort();
       return {
         title,
@@ -429,7 +434,7 @@ export function buildView(
           values: units.map((u) =>
             stat(
               rs.filter((r) => r.method === m).flatMap((r) =>
-                r.metrics.unit_losses!.filter((x) => x.unit === u).map((x) => x.loss)
+                r.metrics.unit_losses!.filter((x) => lastOf(x.unit) === u).map((x) => x.loss)
               ),
             )?.mean
           ),
