@@ -45,20 +45,28 @@ Deno.test({
       throw new Error(`expected ${golden.length} runs, got ${now.length}`);
     }
     for (const g of golden) {
-      const r = now.find((x) => x.method === g.method && x.bits.w === g.bits.w && x.bits.a === g.bits.a);
+      const r = now.find((x) =>
+        x.method === g.method && x.bits.w === g.bits.w && x.bits.a === g.bits.a
+      );
       if (!r) throw new Error(`no run for ${g.method}`);
       const d = Math.abs(r.metrics.top1! - g.metrics.top1!);
       if (d > TOP1_TOL) {
-        throw new Error(`${g.method}: top-1 ${r.metrics.top1} vs golden ${g.metrics.top1} (|Δ| ${d} > ${TOP1_TOL})`);
+        throw new Error(
+          `${g.method}: top-1 ${r.metrics.top1} vs golden ${g.metrics.top1} (|Δ| ${d} > ${TOP1_TOL})`,
+        );
       }
       if (Math.abs(r.exported!.top1! - r.metrics.top1!) > 0.1) {
-        throw new Error(`${g.method}: exported QDQ top-1 ${r.exported!.top1} != simulated ${r.metrics.top1}`);
+        throw new Error(
+          `${g.method}: exported QDQ top-1 ${r.exported!.top1} != simulated ${r.metrics.top1}`,
+        );
       }
       if (r.calibration.hash !== g.calibration.hash) {
         throw new Error(`${g.method}: calibration sample changed (${r.calibration.hash})`);
       }
       const gl = g.metrics.unit_losses ?? [], rl = r.metrics.unit_losses ?? [];
-      if (gl.length !== rl.length) throw new Error(`${g.method}: ${rl.length} units vs ${gl.length}`);
+      if (gl.length !== rl.length) {
+        throw new Error(`${g.method}: ${rl.length} units vs ${gl.length}`);
+      }
       gl.forEach((u, i) => {
         const rel = Math.abs(rl[i].loss - u.loss) / Math.max(u.loss, 1e-6);
         if (rel > LOSS_TOL) {

@@ -130,7 +130,9 @@ async function ortAccuracy(
       const row = logits.subarray(i * k, (i + 1) * k);
       const label = b.labels[i];
       let rank = 0;
-      for (let j = 0; j < k; j++) if (row[j] > row[label] || (row[j] === row[label] && j < label)) rank++;
+      for (let j = 0; j < k; j++) {
+        if (row[j] > row[label] || (row[j] === row[label] && j < label)) rank++;
+      }
       if (rank === 0) c1++;
       if (rank < 5) c5++;
     }
@@ -213,12 +215,15 @@ export async function executeRun(
     const notes: string[] = [];
     if (Math.abs(sim.top1 - exported.top1) > 0.1) {
       notes.push(
-        `simulated top-1 ${sim.top1.toFixed(2)} and exported QDQ top-1 ${exported.top1.toFixed(2)} ` +
+        `simulated top-1 ${sim.top1.toFixed(2)} and exported QDQ top-1 ${
+          exported.top1.toFixed(2)
+        } ` +
           "differ by more than 0.1 pt",
       );
     }
-    const resolved = JSON.parse(JSON.stringify(res.config, (_k, v) =>
-      typeof v === "function" ? undefined : v)) as Record<string, JsonValue>;
+    const resolved = JSON.parse(
+      JSON.stringify(res.config, (_k, v) => typeof v === "function" ? undefined : v),
+    ) as Record<string, JsonValue>;
     const record: ResultRecord = {
       schema: 1,
       paper: run.paper,
@@ -263,7 +268,9 @@ export async function executeRun(
           limit ? ` (strided subset, limit ${limit})` : ""
         }`,
         `exported QDQ with onnxruntime's fused integer kernels (graph optimisation "all"): top-1 ` +
-        `${int8.top1.toFixed(2)}, top-5 ${int8.top5.toFixed(2)}; "exported" is the same file with ` +
+        `${int8.top1.toFixed(2)}, top-5 ${
+          int8.top5.toFixed(2)
+        }; "exported" is the same file with ` +
         `optimisations disabled (Q/DQ nodes run as written)`,
         ...notes,
       ],
@@ -286,7 +293,9 @@ export async function reproduce(o: ReproduceOptions): Promise<ReproduceSummary> 
   const todo = runs.filter((r) => !done.has(r.key));
   log(
     `${o.paper}: ${runs.length} runs planned in ${suites.join(", ")} (budget ${budget}); ` +
-      `${runs.length - todo.length} already recorded in ${file}; ${skips.length} cell/suite pairs cannot run here`,
+      `${
+        runs.length - todo.length
+      } already recorded in ${file}; ${skips.length} cell/suite pairs cannot run here`,
   );
   const summary: ReproduceSummary = {
     planned: runs.length,

@@ -57,7 +57,9 @@ async function main(): Promise<number> {
   }
   let failed = 0;
   for (const paper of positionals) {
-    if (!PAPERS[paper]) throw new RangeError(`Unknown paper "${paper}"; known: ${Object.keys(PAPERS)}`);
+    if (!PAPERS[paper]) {
+      throw new RangeError(`Unknown paper "${paper}"; known: ${Object.keys(PAPERS)}`);
+    }
     const t0 = performance.now();
     const s = await reproduce({
       paper,
