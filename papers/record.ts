@@ -52,6 +52,8 @@ const MetricValuesSchema = z.strictObject({
   top1: PercentSchema.optional(),
   top5: PercentSchema.optional(),
   map: PercentSchema.optional(),
+  /** How many images the metric was computed on (for its sampling error). */
+  n: z.int().min(1).optional(),
 });
 
 /** The per-unit reconstruction losses along the network (MRECG's oscillation plot). */

@@ -255,14 +255,15 @@ export async function executeRun(
       metrics: {
         top1: round2(sim.top1),
         top5: round2(sim.top5),
+        n: sim.n,
         unit_losses: res.units.map((u) => ({
           unit: u.name,
           loss: Math.max(0, u.lossAfter),
           loss_init: Math.max(0, u.lossBefore),
         })),
       },
-      exported: { top1: round2(exported.top1), top5: round2(exported.top5) },
-      fp32: { top1: round2(fp32.top1), top5: round2(fp32.top5) },
+      exported: { top1: round2(exported.top1), top5: round2(exported.top5), n: exported.n },
+      fp32: { top1: round2(fp32.top1), top5: round2(fp32.top5), n: fp32.n },
       notes: [
         `evaluated on ${sim.n} images: ${inputs.evalSource}${
           limit ? ` (strided subset, limit ${limit})` : ""

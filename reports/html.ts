@@ -303,7 +303,9 @@ pt.</li>
 <code>proxy</code>): no per-cell verdict; the paper's claims (method orderings) are checked. A
 claim holds when the measured gap exceeds a noise band of max(${t.proxyNoise} pt, 2 × the
 standard error of the gap), does not hold when it is below minus that band, and is inconclusive
-in between.</li>
+in between. The standard error combines the seed-to-seed spread and the sampling error of each
+accuracy on its evaluation images (√(p(1−p)/n)), so single-seed runs on a few hundred images get a
+wide band.</li>
 <li>Measured values are the mean ± sample standard deviation over seeds (n runs) of the largest
 budget recorded (paper &gt; quick &gt; smoke). Paper values are percent top-1 as printed.</li>
 </ul>

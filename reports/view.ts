@@ -47,6 +47,19 @@ export interface Stat {
   mean: number;
   std: number;
   n: number;
+  /** Evaluation images per run (smallest over the runs), where recorded. */
+  evalN?: number;
+}
+
+/**
+ * Standard error (points) of a measured mean: the seed-to-seed part (std/√n) and the evaluation
+ * sampling part of a proportion measured on `evalN` images (√(p(1−p)/evalN)/√n), combined.
+ */
+export function standardError(s: Stat): number {
+  const seed = s.n > 1 ? s.std / Math.sqrt(s.n) : 0;
+  const p = Math.min(Math.max(s.mean / 100, 0), 1);
+  const sample = s.evalN ? (100 * Math.sqrt((p * (1 - p)) / s.evalN)) / Math.sqrt(s.n) : 0;
+  return Math.sqrt(seed ** 2 + sample ** 2);
 }
 
 /** Mean and sample std of values (undefined when empty). */
@@ -289,7 +302,14 @@ function suiteView(
   }
   for (const r of chosen) used.add(r);
   const values = chosen.map((r) => r.metrics[cell.metric]!);
-  const measured = stat(values)!;
+  // Records written before `metrics.n` existed state it in their first note.
+  const evalNOf = (r: ResultRecord) =>
+    r.metrics.n ?? Number(/^evaluated on (\d+) images/.exec(r.notes[0] ?? "")?.[1] ?? NaN);
+  const evalNs = chosen.map(evalNOf).filter((n) => Number.isFinite(n));
+  const measured: Stat = {
+    ...stat(values)!,
+    ...(evalNs.length === chosen.length ? { evalN: Math.min(...evalNs) } : {}),
+  };
   const fp32Values = chosen.flatMap((r) => r.fp32[cell.metric] ?? []);
   const fp32 = stat(fp32Values);
   const drop = fp32Values.length === chosen.length
@@ -385,7 +405,7 @@ export function buildView(
       const ws = w?.view.measured;
       if (!bs || !ws) continue;
       const gap = round2(bs.mean - ws.mean);
-      const se = bs.n > 1 && ws.n > 1 ? Math.sqrt(bs.std ** 2 / bs.n + ws.std ** 2 / ws.n) : 0;
+      const se = Math.sqrt(standardError(bs) ** 2 + standardError(ws) ** 2);
       const band = round2(Math.max(tol.proxyNoise, 2 * se));
       const verdict = gap > band ? "holds" : gap < -band ? "does not hold" : "inconclusive";
       const shared = paper.claims.some((c) =>
