@@ -32,8 +32,8 @@ import { execute } from "./execute.ts";
 
 const QUANTIZABLE = new Set(["Conv", "Gemm", "MatMul", "ConvTranspose"]);
 const NORMS = new Set(["LayerNormalization", "ReduceMean"]);
-/** Ops that stay with the unit before them (activations and normalisation of its output). */
-const TRAILING = new Set([
+/** Element-wise activations (and BatchNorm) that act on a layer's output. */
+export const ACTIVATION_OPS: ReadonlySet<string> = new Set([
   "Relu",
   "Clip",
   "LeakyRelu",
@@ -43,9 +43,9 @@ const TRAILING = new Set([
   "Tanh",
   "Gelu",
   "BatchNormalization",
-  "Identity",
-  "Dropout",
 ]);
+/** Ops that stay with the unit before them (activations and normalisation of its output). */
+const TRAILING = new Set([...ACTIVATION_OPS, "Identity", "Dropout"]);
 
 /** Conv, ConvTranspose, Gemm and MatMul nodes whose weight (input 1) is an initializer. */
 export function quantizableLayers(graph: Graph): Node[] {

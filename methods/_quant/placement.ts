@@ -25,20 +25,10 @@
  * @module
  */
 import type { Graph, Node } from "../../models/graph.ts";
-import { quantizableLayers } from "../../models/units.ts";
+import { ACTIVATION_OPS, quantizableLayers } from "../../models/units.ts";
 
-/** Element-wise activations a quantizer is placed after. */
-export const ACTIVATION_OPS: ReadonlySet<string> = new Set([
-  "Relu",
-  "Clip",
-  "LeakyRelu",
-  "HardSwish",
-  "HardSigmoid",
-  "Sigmoid",
-  "Tanh",
-  "Gelu",
-  "BatchNormalization",
-]);
+/** Element-wise activations a quantizer is placed after (one list, shared with the units). */
+export { ACTIVATION_OPS };
 
 /** Ops that move or pool values without creating new ones (a quantizer before them suffices). */
 export const PASS_OPS: ReadonlySet<string> = new Set([
