@@ -9,7 +9,7 @@
  * @module
  */
 import * as ort from "onnxruntime-node";
-import { cpu, noGrad, type Tensor, tidy, upload } from "../runtime/mod.ts";
+import { cpu, noGrad, type Tensor, upload } from "../runtime/mod.ts";
 import { execute } from "../models/mod.ts";
 import { evaluate, methodById, toQdqOnnx } from "../methods/mod.ts";
 import { type Cell, planCell, recipeFor, type RunSpec } from "./cells.ts";
@@ -322,7 +322,6 @@ export async function reproduce(o: ReproduceOptions): Promise<ReproduceSummary> 
       log(`  FAILED: ${msg}`);
       if (Deno.env.get("PTQ_DEBUG")) console.error(e);
     }
-    tidy(() => {}); // nothing pending between runs
   }
   return summary;
 }

@@ -30,7 +30,6 @@ import {
   FASHION_MNIST_STD,
   type FashionMnistSplit,
   gather,
-  hashIds,
   ImageNetDataset,
   loadFashionMnist,
   sampleCalibration,
@@ -205,5 +204,3 @@ export async function suiteInputs(
     } (not wired in this version)`,
   );
 }
-
-export { hashIds };
