@@ -10,6 +10,7 @@ import type { Conv2dAttrs, DType, Op, OpAttrs, OutInfo } from "../ops.ts";
 import { sizeOf } from "../ops.ts";
 import { CPU_KERNELS, type CpuIn, type Kernel } from "./kernels.ts";
 import { type MiniGraph, ortAvailable, runGraph } from "./ort.ts";
+import { give, take } from "./pool.ts";
 
 /** CPU storage: one host array. */
 export interface CpuStorage extends Storage {
@@ -27,20 +28,27 @@ function convNodeAttrs(a: Conv2dAttrs) {
   return { strides: a.strides, pads: a.pads, dilations: a.dilations, group: a.groups };
 }
 
+/** A pooled output array for an onnxruntime call that writes `out`. */
+const dest = (out: OutInfo) => ({ data: take("f32", sizeOf(out.shape)), shape: out.shape });
+
 const fastKernels: Partial<{ [O in Op]: Kernel<O> }> = {
   matmul: ([a, b], t, out) => {
     const K = t.transA ? a.shape.at(-2)! : a.shape.at(-1)!;
     if (sizeOf(out.shape) * K < ORT_MIN_MACS) return CPU_KERNELS.matmul([a, b], t, out);
     if (a.shape.length === 2 && b.shape.length === 2) {
-      return runGraph({
-        inputs: [[...a.shape], [...b.shape]],
-        nodes: [{
-          op: "Gemm",
-          inputs: ["in0", "in1"],
-          outputs: ["out"],
-          attrs: { transA: +t.transA, transB: +t.transB },
-        }],
-      }, [a.data as Float32Array, b.data as Float32Array]).data;
+      return runGraph(
+        {
+          inputs: [[...a.shape], [...b.shape]],
+          nodes: [{
+            op: "Gemm",
+            inputs: ["in0", "in1"],
+            outputs: ["out"],
+            attrs: { transA: +t.transA, transB: +t.transB },
+          }],
+        },
+        [a.data as Float32Array, b.data as Float32Array],
+        dest(out),
+      ).data;
     }
     const perm = (r: number) => [...Array(r - 2).keys(), r - 1, r - 2];
     const nodes = [];
@@ -67,14 +75,18 @@ const fastKernels: Partial<{ [O in Op]: Kernel<O> }> = {
     return runGraph({ inputs: [[...a.shape], [...b.shape]], nodes }, [
       a.data as Float32Array,
       b.data as Float32Array,
-    ]).data;
+    ], dest(out)).data;
   },
   conv2d: ([x, w], a, out) => {
     if (convMacs(out.shape, w.shape) < ORT_MIN_MACS) return CPU_KERNELS.conv2d([x, w], a, out);
-    return runGraph({
-      inputs: [[...x.shape], [...w.shape]],
-      nodes: [{ op: "Conv", inputs: ["in0", "in1"], outputs: ["out"], attrs: convNodeAttrs(a) }],
-    }, [x.data as Float32Array, w.data as Float32Array]).data;
+    return runGraph(
+      {
+        inputs: [[...x.shape], [...w.shape]],
+        nodes: [{ op: "Conv", inputs: ["in0", "in1"], outputs: ["out"], attrs: convNodeAttrs(a) }],
+      },
+      [x.data as Float32Array, w.data as Float32Array],
+      dest(out),
+    ).data;
   },
   conv2dBackwardInput: ([dy, w], a, out) => {
     if (convMacs([...dy.shape], w.shape) < ORT_MIN_MACS) {
@@ -83,7 +95,7 @@ const fastKernels: Partial<{ [O in Op]: Kernel<O> }> = {
     return runGraph(convBackwardInputGraph(dy.shape, w.shape, a), [
       dy.data as Float32Array,
       w.data as Float32Array,
-    ]).data;
+    ], dest(out)).data;
   },
   conv2dBackwardWeight: ([x, dy], a, out) => {
     if (convMacs([...dy.shape], a.weightShape) < ORT_MIN_MACS) {
@@ -92,7 +104,7 @@ const fastKernels: Partial<{ [O in Op]: Kernel<O> }> = {
     return runGraph(convBackwardWeightGraph(x.shape, dy.shape, a), [
       x.data as Float32Array,
       dy.data as Float32Array,
-    ]).data;
+    ], dest(out)).data;
   },
 };
 
@@ -247,7 +259,9 @@ export class CpuBackend implements Backend {
   }
 
   upload(data: HostArray): Storage {
-    return this.#wrap(data.slice());
+    const copy = take(data instanceof Float32Array ? "f32" : "i32", data.length);
+    copy.set(data);
+    return this.#wrap(copy);
   }
 
   run<O extends Op>(op: O, inputs: readonly View[], attrs: OpAttrs[O], out: OutInfo): Storage {
@@ -272,6 +286,7 @@ export class CpuBackend implements Backend {
     const s = storage as CpuStorage;
     this.#stats.liveBuffers--;
     this.#stats.liveBytes -= s.bytes;
+    give(s.data);
     s.data = new Float32Array(0);
   }
 

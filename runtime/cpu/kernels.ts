@@ -17,6 +17,7 @@ import type {
   UnaryOp,
 } from "../ops.ts";
 import { normAxis, sizeOf } from "../ops.ts";
+import { take } from "./pool.ts";
 
 /** A kernel's view of an input: its host data and shape. */
 export interface CpuIn {
@@ -27,8 +28,7 @@ export interface CpuIn {
 
 export type Kernel<O extends Op> = (inputs: CpuIn[], attrs: OpAttrs[O], out: OutInfo) => HostArray;
 
-const alloc = (out: OutInfo): HostArray =>
-  out.dtype === "f32" ? new Float32Array(sizeOf(out.shape)) : new Int32Array(sizeOf(out.shape));
+const alloc = (out: OutInfo): HostArray => take(out.dtype, sizeOf(out.shape));
 
 /** Row-major strides. */
 export function strides(shape: readonly number[]): number[] {
@@ -333,7 +333,7 @@ export function matmulRef(
   { transA, transB }: OpAttrs["matmul"],
   out: OutInfo,
 ): Float32Array {
-  const y = new Float32Array(sizeOf(out.shape));
+  const y = take("f32", sizeOf(out.shape));
   const M = out.shape.at(-2)!, N = out.shape.at(-1)!;
   const K = transA ? a.shape.at(-2)! : a.shape.at(-1)!;
   const batchShape = out.shape.slice(0, -2);
@@ -375,7 +375,7 @@ export function conv2dRef(x: CpuIn, w: CpuIn, a: Conv2dAttrs, out: OutInfo): Flo
   const [O, Cg, KH, KW] = w.shape;
   const [, , OH, OW] = out.shape;
   const G = a.groups, Og = O / G;
-  const y = new Float32Array(sizeOf(out.shape));
+  const y = take("f32", sizeOf(out.shape));
   const xd = x.data, wd = w.data;
   for (let n = 0; n < N; n++) {
     for (let o = 0; o < O; o++) {
@@ -414,7 +414,7 @@ export function conv2dBackwardInputRef(
   const [O, Cg, KH, KW] = w.shape;
   const [, , OH, OW] = dy.shape;
   const Og = O / a.groups;
-  const dx = new Float32Array(N * C * H * W);
+  const dx = take("f32", N * C * H * W);
   const dd = dy.data, wd = w.data;
   for (let n = 0; n < N; n++) {
     for (let o = 0; o < O; o++) {
@@ -452,7 +452,7 @@ export function conv2dBackwardWeightRef(
   const [O, Cg, KH, KW] = a.weightShape;
   const [, , OH, OW] = dy.shape;
   const Og = O / a.groups;
-  const dw = new Float32Array(O * Cg * KH * KW);
+  const dw = take("f32", O * Cg * KH * KW);
   const xd = x.data, dd = dy.data;
   for (let n = 0; n < N; n++) {
     for (let o = 0; o < O; o++) {
@@ -511,7 +511,7 @@ function poolLoop(
 }
 
 function maxPool(x: CpuIn, a: Pool2dAttrs, out: OutInfo): Float32Array {
-  const y = new Float32Array(sizeOf(out.shape));
+  const y = take("f32", sizeOf(out.shape));
   poolLoop(x, a, out.shape[2], out.shape[3], (_p, oi, cells) => {
     let m = -Infinity;
     for (const c of cells) if (x.data[c] > m) m = x.data[c];
@@ -521,7 +521,7 @@ function maxPool(x: CpuIn, a: Pool2dAttrs, out: OutInfo): Float32Array {
 }
 
 function maxPoolBackward([x, dy]: CpuIn[], a: Pool2dAttrs): Float32Array {
-  const dx = new Float32Array(x.data.length);
+  const dx = take("f32", x.data.length);
   poolLoop(x, a, dy.shape[2], dy.shape[3], (_p, oi, cells) => {
     let m = -Infinity, arg = -1;
     for (const c of cells) if (x.data[c] > m) (m = x.data[c]), (arg = c);
@@ -535,7 +535,7 @@ function avgDivisor(a: Pool2dAttrs, cells: number[], total: number): number {
 }
 
 function avgPool(x: CpuIn, a: Pool2dAttrs, out: OutInfo): Float32Array {
-  const y = new Float32Array(sizeOf(out.shape));
+  const y = take("f32", sizeOf(out.shape));
   poolLoop(x, a, out.shape[2], out.shape[3], (_p, oi, cells, total) => {
     let s = 0;
     for (const c of cells) s += x.data[c];
@@ -545,7 +545,7 @@ function avgPool(x: CpuIn, a: Pool2dAttrs, out: OutInfo): Float32Array {
 }
 
 function avgPoolBackward(dy: CpuIn, a: Pool2dAttrs & { inputShape: number[] }): Float32Array {
-  const dx = new Float32Array(sizeOf(a.inputShape));
+  const dx = take("f32", sizeOf(a.inputShape));
   const xShape = { data: dx, shape: a.inputShape, dtype: "f32" as const };
   poolLoop(xShape, a, dy.shape[2], dy.shape[3], (_p, oi, cells, total) => {
     const g = dy.data[oi] / avgDivisor(a, cells, total);
@@ -686,7 +686,7 @@ function whereK([c, a, b]: CpuIn[], _: OpAttrs["where"], out: OutInfo): HostArra
 }
 
 function argmaxK([x]: CpuIn[], attrs: OpAttrs["argmax"], out: OutInfo): HostArray {
-  const y = new Int32Array(sizeOf(out.shape));
+  const y = take("i32", sizeOf(out.shape));
   const axis = normAxis(attrs.axis, x.shape.length);
   if (x.shape.length === 0) return y;
   const d = x.shape[axis];
@@ -706,7 +706,7 @@ function argmaxK([x]: CpuIn[], attrs: OpAttrs["argmax"], out: OutInfo): HostArra
 }
 
 function topkK([x]: CpuIn[], { k }: OpAttrs["topk"], out: OutInfo): HostArray {
-  const y = new Int32Array(sizeOf(out.shape));
+  const y = take("i32", sizeOf(out.shape));
   const d = x.shape[x.shape.length - 1];
   const rows = x.data.length / d;
   const order = Array.from({ length: d }, (_, i) => i);
@@ -783,14 +783,64 @@ function clipK([x]: CpuIn[], { lo, hi }: OpAttrs["clip"], out: OutInfo): HostArr
  */
 const fround = Math.fround;
 
-/**
- * `a < lo ? lo : a > hi ? hi : a` for integer bounds, branch-free on finite `a`; infinities
- * (`∞ · 0` is NaN) and NaN take the exact fallback, a predictable branch.
+/*
+ * Both kernels first clamp `t = x / s` to [qmin - z - 1, qmax - z + 1]: that changes no result
+ * (anything beyond quantizes to the same end of the grid and counts as outside) and keeps `t`
+ * small enough for the add-and-subtract rounding. Math.min/max are branch-free and keep NaN.
  */
-function clamp(a: number, lo: number, hi: number): number {
-  const l = +(a < lo), h = +(a > hi);
-  const q = a * (1 - l - h) + lo * l + hi * h;
-  return q === q ? q : a < lo ? lo : a > hi ? hi : a;
+
+/** Fake-quant of `n` contiguous elements with one scale and zero point. */
+function fakeQuantRow(
+  y: HostArray,
+  yo: number,
+  xd: HostArray,
+  xo: number,
+  n: number,
+  sv: number,
+  zv: number,
+  qmin: number,
+  qmax: number,
+): void {
+  const lo = qmin - zv - 1, hi = qmax - zv + 1;
+  for (let j = 0; j < n; j++) {
+    const t = Math.min(Math.max(fround(xd[xo + j] / sv), lo), hi);
+    const a = fround(t + 6755399441055744 - 6755399441055744 + zv);
+    y[yo + j] = fround(Math.min(Math.max(a, qmin), qmax) - zv) * sv;
+  }
+}
+
+/** Fake-quant's gradient over `n` contiguous elements with one scale and zero point. */
+function fakeQuantBackwardRow(
+  y: HostArray,
+  yo: number,
+  gd: HostArray,
+  go: number,
+  xd: HostArray,
+  xo: number,
+  n: number,
+  sv: number,
+  zv: number,
+  qmin: number,
+  qmax: number,
+  toX: boolean,
+): void {
+  const lo = qmin - zv - 1, hi = qmax - zv + 1;
+  if (toX) {
+    for (let j = 0; j < n; j++) {
+      const t = Math.min(Math.max(fround(xd[xo + j] / sv), lo), hi);
+      const a = fround(t + 6755399441055744 - 6755399441055744 + zv);
+      y[yo + j] = gd[go + j] * (+(a >= qmin) * +(a <= qmax));
+    }
+    return;
+  }
+  for (let j = 0; j < n; j++) {
+    const t = Math.min(Math.max(fround(xd[xo + j] / sv), lo), hi);
+    const r = t + 6755399441055744 - 6755399441055744;
+    const a = fround(r + zv);
+    const inside = +(a >= qmin) * +(a <= qmax);
+    const edge = Math.min(Math.max(a, qmin), qmax) - zv;
+    y[yo + j] = gd[go + j] * (inside * (r - t) + (1 - inside) * edge);
+  }
 }
 
 function fakeQuantK(
@@ -798,21 +848,15 @@ function fakeQuantK(
   { qmin, qmax }: OpAttrs["fakeQuant"],
   out: OutInfo,
 ): HostArray {
-  const y = new Float32Array(sizeOf(out.shape));
+  const y = take("f32", sizeOf(out.shape));
   const xd = x.data, sd = s.data, zd = z.data;
   const st = [x, s, z].map((t) => bstrides(t.shape, out.shape));
   forEachRow(out.shape, st, (o, [ox, os, oz], len, [ix, is, iz]) => {
     if (ix === 1 && is === 0 && iz === 0) {
-      const sv = sd[os], zv = zd[oz];
-      for (let j = 0; j < len; j++) {
-        const a = fround(roundEven(fround(xd[ox + j] / sv)) + zv);
-        y[o + j] = fround(clamp(a, qmin, qmax) - zv) * sv;
-      }
+      fakeQuantRow(y, o, xd, ox, len, sd[os], zd[oz], qmin, qmax);
     } else {
       for (let j = 0; j < len; j++) {
-        const sv = sd[os + j * is], zv = zd[oz + j * iz];
-        const a = fround(roundEven(fround(xd[ox + j * ix] / sv)) + zv);
-        y[o + j] = fround(clamp(a, qmin, qmax) - zv) * sv;
+        fakeQuantRow(y, o + j, xd, ox + j * ix, 1, sd[os + j * is], zd[oz + j * iz], qmin, qmax);
       }
     }
   });
@@ -824,19 +868,30 @@ function fakeQuantBackwardK(
   { qmin, qmax, wrt }: OpAttrs["fakeQuantBackward"],
   out: OutInfo,
 ): HostArray {
-  const y = new Float32Array(sizeOf(out.shape));
+  const y = take("f32", sizeOf(out.shape));
   const gd = g.data, xd = x.data, sd = s.data, zd = z.data;
   const st = [g, x, s, z].map((t) => bstrides(t.shape, out.shape));
   const toX = wrt === "x";
   forEachRow(out.shape, st, (o, [og, ox, os, oz], len, [ig, ix, is, iz]) => {
-    for (let j = 0; j < len; j++) {
-      const sv = sd[os + j * is], zv = zd[oz + j * iz], gv = gd[og + j * ig];
-      const t = fround(xd[ox + j * ix] / sv);
-      const r = roundEven(t);
-      const a = fround(r + zv);
-      const inside = a >= qmin && a <= qmax;
-      if (toX) y[o + j] = gv * +inside;
-      else y[o + j] = gv * (inside ? r - t : clamp(a, qmin, qmax) - zv);
+    if (ig === 1 && ix === 1 && is === 0 && iz === 0) {
+      fakeQuantBackwardRow(y, o, gd, og, xd, ox, len, sd[os], zd[oz], qmin, qmax, toX);
+    } else {
+      for (let j = 0; j < len; j++) {
+        fakeQuantBackwardRow(
+          y,
+          o + j,
+          gd,
+          og + j * ig,
+          xd,
+          ox + j * ix,
+          1,
+          sd[os + j * is],
+          zd[oz + j * iz],
+          qmin,
+          qmax,
+          toX,
+        );
+      }
     }
   });
   return y;

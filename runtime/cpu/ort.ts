@@ -17,7 +17,11 @@ const FLOAT = 1;
 
 interface NativeSession {
   loadModel(buf: ArrayBufferLike, off: number, len: number, opts: unknown): void;
-  run(feeds: Record<string, ort.Tensor>, fetches: Record<string, null>, opts: unknown): Record<
+  run(
+    feeds: Record<string, ort.Tensor>,
+    fetches: Record<string, ort.Tensor | null>,
+    opts: unknown,
+  ): Record<
     string,
     ort.Tensor
   >;
@@ -107,10 +111,14 @@ export function buildModel(g: MiniGraph): Uint8Array {
   return onnx.ModelProto.encode(model).finish();
 }
 
-/** Runs a small float graph synchronously; the session is cached by the graph's description. */
+/**
+ * Runs a small float graph synchronously; the session is cached by the graph's description. With
+ * `out` (and `outShape`), onnxruntime writes the single output `out` into that array.
+ */
 export function runGraph(
   g: MiniGraph,
   inputs: Float32Array[],
+  out?: { data: Float32Array; shape: readonly number[] },
 ): { data: Float32Array; dims: number[] } {
   const key = JSON.stringify(g);
   let s = sessions.get(key);
@@ -123,13 +131,20 @@ export function runGraph(
       interOpNumThreads: 1,
       graphOptimizationLevel: "all",
       executionMode: "sequential",
+      // Every distinct op shape has its own session and thread pool; spinning workers of the
+      // session that just ran would steal the cores from the next one (2x slower alternating).
+      extra: { session: { intra_op: { allow_spinning: "0" } } },
     });
     sessions.set(key, s);
   }
   const feeds: Record<string, ort.Tensor> = {};
   inputs.forEach((x, i) => (feeds[`in${i}`] = new ort.Tensor("float32", x, g.inputs[i])));
-  const out = s.run(feeds, { out: null }, {}).out;
-  return { data: out.data as Float32Array, dims: [...out.dims] };
+  if (out) {
+    s.run(feeds, { out: new ort.Tensor("float32", out.data, out.shape as number[]) }, {});
+    return { data: out.data, dims: [...out.shape] };
+  }
+  const r = s.run(feeds, { out: null }, {}).out;
+  return { data: r.data as Float32Array, dims: [...r.dims] };
 }
 
 /** Whether onnxruntime's native binding loaded (it does wherever onnxruntime-node installs). */

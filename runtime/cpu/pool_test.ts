@@ -1,0 +1,53 @@
+import { assert, assertEquals } from "../_assert.ts";
+import * as r from "../mod.ts";
+import { clearPool, give, poolBytes, take } from "./pool.ts";
+
+Deno.test("pool hands a released array back zero-filled, and only for the same dtype and length", () => {
+  clearPool(64);
+  const a = take("f32", 10_000).fill(7);
+  give(a);
+  assertEquals(poolBytes(), 40_000);
+  assert(take("i32", 10_000) !== (a as unknown), "an i32 request must not get an f32 array");
+  assert(take("f32", 10_001) !== a, "another length must not get it");
+  const b = take("f32", 10_000);
+  assert(b === a, "the same array comes back");
+  assertEquals(b.reduce((p, q) => p + Math.abs(q), 0), 0);
+  assertEquals(poolBytes(), 0);
+  clearPool(2048);
+});
+
+Deno.test("pool skips views into a larger buffer, small arrays, and anything over its limit", () => {
+  clearPool(0.05); // ~52 KB
+  give(new Float32Array(100_000).subarray(0, 20_000));
+  give(new Float32Array(100));
+  assertEquals(poolBytes(), 0);
+  give(new Float32Array(10_000));
+  give(new Float32Array(10_000));
+  assertEquals(poolBytes(), 40_000, "the second array does not fit");
+  clearPool(2048);
+});
+
+Deno.test("kernels that accumulate give the same result in reused (dirty) buffers", () => {
+  clearPool(2048);
+  const rng = new r.Random(3);
+  // Small enough to stay in the TypeScript kernel, whose input gradient accumulates with +=.
+  const dy = r.tensor(rng.normalArray(2 * 8 * 12 * 12), [2, 8, 12, 12]);
+  const w = r.tensor(rng.normalArray(72), [8, 1, 3, 3]);
+  const attrs = {
+    ...r.convAttrs({ strides: [2, 2], pads: [1, 1, 1, 1], groups: 8 }),
+    inputShape: [2, 8, 24, 24],
+  };
+  const grad = () => r.runOp("conv2dBackwardInput", [dy, w], attrs);
+  const first = grad();
+  const want = Array.from(first.dataSync());
+  first.dispose();
+  const dirty = [0, 1, 2].map(() =>
+    r.tensor(new Float32Array(want.length).fill(1e9), [want.length])
+  );
+  for (const t of dirty) t.dispose();
+  assert(poolBytes() >= 3 * want.length * 4, "released arrays went to the pool");
+  const again = grad();
+  assertEquals(Array.from(again.dataSync()), want);
+  for (const t of [again, dy, w]) t.dispose();
+  clearPool(2048);
+});
