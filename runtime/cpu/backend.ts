@@ -28,9 +28,6 @@ function convNodeAttrs(a: Conv2dAttrs) {
   return { strides: a.strides, pads: a.pads, dilations: a.dilations, group: a.groups };
 }
 
-/** A pooled output array for an onnxruntime call that writes `out`. */
-const dest = (out: OutInfo) => ({ data: take("f32", sizeOf(out.shape)), shape: out.shape });
-
 const fastKernels: Partial<{ [O in Op]: Kernel<O> }> = {
   matmul: ([a, b], t, out) => {
     const K = t.transA ? a.shape.at(-2)! : a.shape.at(-1)!;
@@ -47,7 +44,6 @@ const fastKernels: Partial<{ [O in Op]: Kernel<O> }> = {
           }],
         },
         [a.data as Float32Array, b.data as Float32Array],
-        dest(out),
       ).data;
     }
     const perm = (r: number) => [...Array(r - 2).keys(), r - 1, r - 2];
@@ -75,7 +71,7 @@ const fastKernels: Partial<{ [O in Op]: Kernel<O> }> = {
     return runGraph({ inputs: [[...a.shape], [...b.shape]], nodes }, [
       a.data as Float32Array,
       b.data as Float32Array,
-    ], dest(out)).data;
+    ]).data;
   },
   conv2d: ([x, w], a, out) => {
     if (convMacs(out.shape, w.shape) < ORT_MIN_MACS) return CPU_KERNELS.conv2d([x, w], a, out);
@@ -85,7 +81,6 @@ const fastKernels: Partial<{ [O in Op]: Kernel<O> }> = {
         nodes: [{ op: "Conv", inputs: ["in0", "in1"], outputs: ["out"], attrs: convNodeAttrs(a) }],
       },
       [x.data as Float32Array, w.data as Float32Array],
-      dest(out),
     ).data;
   },
   conv2dBackwardInput: ([dy, w], a, out) => {
@@ -95,7 +90,7 @@ const fastKernels: Partial<{ [O in Op]: Kernel<O> }> = {
     return runGraph(convBackwardInputGraph(dy.shape, w.shape, a), [
       dy.data as Float32Array,
       w.data as Float32Array,
-    ], dest(out)).data;
+    ]).data;
   },
   conv2dBackwardWeight: ([x, dy], a, out) => {
     if (convMacs([...dy.shape], a.weightShape) < ORT_MIN_MACS) {
@@ -104,7 +99,7 @@ const fastKernels: Partial<{ [O in Op]: Kernel<O> }> = {
     return runGraph(convBackwardWeightGraph(x.shape, dy.shape, a), [
       x.data as Float32Array,
       dy.data as Float32Array,
-    ], dest(out)).data;
+    ]).data;
   },
 };
 

@@ -6,7 +6,8 @@
  * (on MobileNetV2 at 224×224 that was over half of the wall-clock, in system time). Released
  * arrays are kept here and handed out again, zero-filled, to the next kernel asking for the same
  * length. Small arrays are not pooled (the allocator is fast for them); the pool holds at most
- * `PTQ_CPU_POOL_MB` megabytes (default 2048) and drops what does not fit.
+ * `PTQ_CPU_POOL_MB` megabytes (default: a quarter of the
+ * machine's memory) and drops what does not fit.
  *
  * @module
  */
@@ -16,16 +17,18 @@ import type { DType } from "../ops.ts";
 /** Arrays shorter than this are allocated fresh and never pooled. */
 const MIN_POOLED = 4096;
 
-function envLimitMb(): number {
+/** `PTQ_CPU_POOL_MB`, else a quarter of the machine's memory (2 GB where that is unknown). */
+function defaultLimitMb(): number {
   try {
-    const v = Number(Deno.env.get("PTQ_CPU_POOL_MB") ?? 2048);
-    return Number.isFinite(v) && v >= 0 ? v : 2048;
+    const v = Deno.env.get("PTQ_CPU_POOL_MB");
+    if (v !== undefined && Number.isFinite(Number(v)) && Number(v) >= 0) return Number(v);
+    return Deno.systemMemoryInfo().total / 4 / 2 ** 20;
   } catch {
-    return 2048; // no --allow-env
+    return 2048; // no --allow-env / --allow-sys
   }
 }
 
-let limitBytes = envLimitMb() * 2 ** 20;
+let limitBytes = defaultLimitMb() * 2 ** 20;
 let pooledBytes = 0;
 const free = { f32: new Map<number, Float32Array[]>(), i32: new Map<number, Int32Array[]>() };
 
