@@ -19,7 +19,7 @@ interface NativeSession {
   loadModel(buf: ArrayBufferLike, off: number, len: number, opts: unknown): void;
   run(
     feeds: Record<string, ort.Tensor>,
-    fetches: Record<string, ort.Tensor | null>,
+    fetches: Record<string, null>,
     opts: unknown,
   ): Record<
     string,
@@ -112,13 +112,12 @@ export function buildModel(g: MiniGraph): Uint8Array {
 }
 
 /**
- * Runs a small float graph synchronously; the session is cached by the graph's description. With
- * `out` (and `outShape`), onnxruntime writes the single output `out` into that array.
+ * Runs a small float graph synchronously; the session is cached by the graph's description. (The
+ * binding copies every output into a fresh array, even a preallocated one, so none is passed.)
  */
 export function runGraph(
   g: MiniGraph,
   inputs: Float32Array[],
-  out?: { data: Float32Array; shape: readonly number[] },
 ): { data: Float32Array; dims: number[] } {
   const key = JSON.stringify(g);
   let s = sessions.get(key);
@@ -139,10 +138,6 @@ export function runGraph(
   }
   const feeds: Record<string, ort.Tensor> = {};
   inputs.forEach((x, i) => (feeds[`in${i}`] = new ort.Tensor("float32", x, g.inputs[i])));
-  if (out) {
-    s.run(feeds, { out: new ort.Tensor("float32", out.data, out.shape as number[]) }, {});
-    return { data: out.data, dims: [...out.shape] };
-  }
   const r = s.run(feeds, { out: null }, {}).out;
   return { data: r.data as Float32Array, dims: [...r.dims] };
 }
