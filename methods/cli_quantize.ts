@@ -1,6 +1,6 @@
 /**
  * `deno task quantize --model NAME|FILE.onnx --method ID --w BITS --a BITS [--budget smoke|quick|paper]
- * [--seed N] [--calib DIR] [--data DIR] [--limit N] [--out FILE.onnx] [--json FILE] [--backend cpu]`
+ * [--seed N] [--calib DIR] [--data DIR] [--limit N] [--out FILE.onnx] [--json FILE] [--backend cpu|webgpu]`
  *
  * Loads the model (registry name or ONNX file; BN folded), draws the calibration sample (seeded)
  * from `--calib` (default: the shared ImageNet calibration folder), runs the method with
@@ -12,7 +12,8 @@
  */
 import { parseArgs } from "node:util";
 import * as ort from "onnxruntime-node";
-import { cpu, type Tensor, upload } from "../runtime/mod.ts";
+import { type Tensor, upload } from "../runtime/mod.ts";
+import { useBackend } from "../runtime/select.ts";
 import { loadOnnx } from "../models/onnx.ts";
 import { foldBatchNorm } from "../models/fold_bn.ts";
 import { resolveModel } from "../models/registry.ts";
@@ -52,9 +53,8 @@ if (!a.model || !a.method) {
   );
   Deno.exit(2);
 }
-if (a.backend !== "cpu") {
-  throw new RangeError(`--backend ${a.backend}: only cpu is available in this build`);
-}
+// Model weights, calibration data and every tensor of the run live on this backend.
+const backend = await useBackend(a.backend!);
 
 const started = new Date().toISOString();
 const t0 = performance.now();
@@ -104,7 +104,7 @@ const calibSet = await ImageNetDataset.fromList(a.calib!);
 const cs = sampleCalibration(calibSet, nCalib, Number(a.seed));
 let calib: Tensor | null = null;
 for await (const b of calibSet.batches({ spec, batchSize: nCalib, ids: cs.ids })) {
-  calib = upload(b.images, b.shape, cpu);
+  calib = upload(b.images, b.shape, backend);
 }
 log(`calibration ${cs.n} images, ids sha256 ${cs.hash.slice(0, 16)}…`);
 
@@ -122,7 +122,7 @@ const evalSet = await ImageNetDataset.fromList(a.data!);
 const limit = a.limit ? Number(a.limit) : undefined;
 async function* batches(): AsyncGenerator<LabelledBatch & { host: Float32Array; shape: number[] }> {
   for await (const b of evalSet.batches({ spec, batchSize: 32, limit })) {
-    const images = upload(b.images, b.shape, cpu);
+    const images = upload(b.images, b.shape, backend);
     yield { images, labels: b.labels, host: b.images, shape: b.shape };
     images.dispose();
     sample();
@@ -138,7 +138,7 @@ if (!a["no-fp"]) {
   log(`fp32 top-1 ${fp.top1.toFixed(2)}`);
 }
 
-const bytes = toQdqOnnx(res.model);
+const bytes = await toQdqOnnx(res.model);
 const outPath = a.out ?? `out/${name}.${method.id}.w${a.w}a${a.a}.qdq.onnx`;
 await Deno.mkdir(outPath.split("/").slice(0, -1).join("/") || ".", { recursive: true });
 await Deno.writeFile(outPath, bytes);
@@ -195,7 +195,7 @@ const record = {
   quantize_s: quantSeconds,
   wall_s: (performance.now() - t0) / 1000,
   peak_rss_mb: peakRss / 2 ** 20,
-  backend: { name: cpu.name, device: cpu.deviceInfo, memory: cpu.memory() },
+  backend: { name: backend.name, device: backend.deviceInfo, memory: backend.memory() },
   exported: outPath,
 };
 const text = JSON.stringify(record, null, 2);

@@ -113,13 +113,13 @@ interface BnConsts {
   std: Tensor;
 }
 
-function bnConsts(info: FoldedBatchNorm, outputName: string): BnConsts {
+async function bnConsts(info: FoldedBatchNorm, outputName: string): Promise<BnConsts> {
+  const p = info.params;
+  const gamma = await p.gamma.data() as Float32Array;
+  const rv = await p.runningVar.data() as Float32Array;
   return noGrad(() => {
-    const p = info.params;
     const c = p.gamma.size;
     const shape = [1, c, 1, 1];
-    const gamma = p.gamma.dataSync() as Float32Array;
-    const rv = p.runningVar.dataSync() as Float32Array;
     const k = new Float32Array(c);
     const std = new Float32Array(c);
     for (let i = 0; i < c; i++) {
@@ -171,7 +171,7 @@ async function correct(
     let lr = c.bnLr, best = Infinity, bad = 0;
     const opt = new Adam(xs, { lr: () => lr });
     for (let step = 0; step < c.dcSteps; step++) {
-      const lossVal = tidy(() => {
+      const lossT = tidy(() => {
         const feeds = Object.fromEntries(names.map((k, i) => [k, xs[i]]));
         const ys = execute(u.graph, {
           feeds,
@@ -188,8 +188,10 @@ async function correct(
           loss = add(loss, div(sum(square(sub(xs[i], x0[names[i]]))), b * c.lambC));
         }
         backward(loss);
-        return loss.dataSync()[0];
+        return loss;
       });
+      const lossVal = (await lossT.data())[0];
+      lossT.dispose();
       opt.step();
       opt.zeroGrad();
       if (lossVal < best * (1 - 1e-4)) (best = lossVal), (bad = 0);
@@ -231,8 +233,10 @@ export function pdquantHooks(
   return {
     correctFpInputs: c.dc && c.dcSteps > 0
       ? async (u) => {
-        const bns = u.unit.nodes.filter((nd) => bnMap.has(nd.name) && nd.opType === "Conv")
-          .map((nd) => bnConsts(bnMap.get(nd.name)!, nd.outputs[0]));
+        const bns = await Promise.all(
+          u.unit.nodes.filter((nd) => bnMap.has(nd.name) && nd.opType === "Conv")
+            .map((nd) => bnConsts(bnMap.get(nd.name)!, nd.outputs[0])),
+        );
         if (!bns.length) return u.fpInputs;
         stats.dcUnits++;
         try {

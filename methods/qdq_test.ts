@@ -18,7 +18,7 @@ Deno.test("QDQ export runs in onnxruntime and matches the simulated model", asyn
         return [Float32Array.from(y.dataSync()), Array.from(argmax(y, 1).dataSync())];
       })
     );
-    const o = await ortRun(toQdqOnnx(r.model), {
+    const o = await ortRun(await toQdqOnnx(r.model), {
       input: { data: x.dataSync() as Float32Array, shape: x.shape },
     });
     const c = compare(o.logits.data, sim);

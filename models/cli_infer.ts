@@ -6,29 +6,10 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { type Backend, cpu, upload } from "../runtime/mod.ts";
+import { upload } from "../runtime/mod.ts";
+import { backendByName } from "../runtime/select.ts";
 import { execute } from "./execute.ts";
 import { loadOnnx } from "./onnx.ts";
-
-/** Loads the WebGPU backend, or throws an Error saying why it is unavailable. */
-export async function webgpuBackend(): Promise<Backend> {
-  let mod: { createWebGpuBackend?: () => Backend | null | Promise<Backend | null> };
-  try {
-    mod = await import("../runtime/webgpu/mod.ts");
-  } catch (e) {
-    throw new Error(`The webgpu backend is not available in this build (${(e as Error).message})`);
-  }
-  if (!mod.createWebGpuBackend) {
-    throw new Error("runtime/webgpu/mod.ts exports no createWebGpuBackend()");
-  }
-  const b = await mod.createWebGpuBackend();
-  if (!b) {
-    throw new Error(
-      "No WebGPU adapter found (createWebGpuBackend() returned null): use --backend cpu",
-    );
-  }
-  return b;
-}
 
 function readF32(path: string, n: number): Float32Array {
   const bytes = Deno.readFileSync(path);
@@ -72,7 +53,7 @@ export async function main(args: string[]): Promise<number> {
     return 2;
   }
   try {
-    const backend = values.backend === "webgpu" ? await webgpuBackend() : cpu;
+    const backend = await backendByName(values.backend);
     const shape = values.shape.split(",").map(Number);
     const graph = loadOnnx(values.model, { backend, inputShape: shape });
     const x = upload(readF32(values.input, shape.reduce((p, d) => p * d, 1)), shape, backend);

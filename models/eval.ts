@@ -42,6 +42,7 @@
  * @module
  */
 import { type Backend, cpu, noGrad, type Tensor, upload } from "../runtime/mod.ts";
+import { backendByName } from "../runtime/select.ts";
 import { decodeJpeg } from "../datasets/image.ts";
 import {
   type Normalization,
@@ -356,20 +357,8 @@ export function specForModel(
 }
 
 async function backendOf(b: EvaluateOptions["backend"]): Promise<Backend> {
-  if (b === undefined || b === "cpu") return cpu;
-  if (typeof b === "object") return b;
-  if (b !== "webgpu") throw new RangeError(`Unknown backend "${b}" (cpu or webgpu)`);
-  let mod: { createWebGpuBackend?: () => Promise<Backend | null> };
-  try {
-    mod = await import("../runtime/webgpu/mod.ts");
-  } catch (e) {
-    throw new Error(`The webgpu backend is not available in this build (${(e as Error).message})`);
-  }
-  const backend = await mod.createWebGpuBackend?.();
-  if (!backend) {
-    throw new Error("No WebGPU adapter found (createWebGpuBackend() returned null): use cpu");
-  }
-  return backend;
+  if (b === undefined) return cpu;
+  return typeof b === "object" ? b : await backendByName(b);
 }
 
 /** Runs a batch; returns the fetched outputs as host arrays with their shapes. */

@@ -15,7 +15,7 @@
  */
 import onnxProto from "onnx-proto";
 import { createHash } from "node:crypto";
-import { type Backend, getBackend, noGrad, tidy, upload } from "../runtime/mod.ts";
+import { type Backend, cpu, getBackend, noGrad, tidy, upload } from "../runtime/mod.ts";
 import type { AttrValue, Graph, HostConstant, Node, ValueInfo } from "./graph.ts";
 import { executeValues, type HostValue, isHost, runNode, SUPPORTED_OPS } from "./execute.ts";
 
@@ -355,7 +355,7 @@ export function topoSort(nodes: Node[], available: Iterable<string>, file = "gra
  * every host value that does not depend on the batch. The rest is folded lazily by `execute`.
  */
 export function foldConstants(graph: Graph, inputShape?: number[]): void {
-  const ctx = { backend: getBackend(), host: true, opset: graph.opset ?? 17 };
+  const ctx = { backend: cpu, host: true, opset: graph.opset ?? 17 };
   const kept: Node[] = [];
   for (const n of graph.nodes) {
     const ins = n.inputs.map((i) => (i ? graph.constants.get(i) : undefined));

@@ -9,7 +9,8 @@
  * @module
  */
 import * as ort from "onnxruntime-node";
-import { cpu, noGrad, type Tensor, upload } from "../runtime/mod.ts";
+import { noGrad, type Tensor, upload } from "../runtime/mod.ts";
+import { useBackend } from "../runtime/select.ts";
 import { execute } from "../models/mod.ts";
 import { evaluate, methodById, toQdqOnnx } from "../methods/mod.ts";
 import { type Cell, planCell, recipeFor, type RunSpec } from "./cells.ts";
@@ -179,6 +180,8 @@ export async function executeRun(
   run: RunSpec,
   opts: { paths: SuitePaths; backend: string; log: (m: string) => void; deviations?: string[] },
 ): Promise<ResultRecord> {
+  // Model weights, calibration and evaluation batches live on this backend (the default).
+  const backend = await useBackend(opts.backend);
   const t0 = performance.now();
   const started = new Date().toISOString();
   let peak = Deno.memoryUsage().rss;
@@ -204,7 +207,7 @@ export async function executeRun(
     })();
     const limit = run.eval.limit;
     const sim = await evaluate(res.model, tensorBatches(inputs.evalBatches(limit)));
-    const qdq = toQdqOnnx(res.model);
+    const qdq = await toQdqOnnx(res.model);
     // "disabled": onnxruntime runs the QuantizeLinear/DequantizeLinear nodes as written, which is
     // the simulated arithmetic; "all" lets it fuse them into integer kernels (QLinearConv, …),
     // whose bias quantization and requantization rounding differ slightly. Both are recorded.
@@ -243,7 +246,7 @@ export async function executeRun(
       },
       budget: run.budget,
       backend: opts.backend,
-      adapter: cpu.deviceInfo,
+      adapter: backend.deviceInfo,
       versions: {
         ptq_bench: gitCommit(),
         deno: Deno.version.deno,

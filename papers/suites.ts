@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { type Tensor, upload } from "../runtime/mod.ts";
+import { getBackend, type Tensor, upload } from "../runtime/mod.ts";
 import {
   foldBatchNorm,
   type FoldedBatchNorm,
@@ -78,14 +78,16 @@ export function stridedIndices(n: number, limit?: number): number[] {
 
 const loaded = new Map<string, { graph: Graph; folded: SuiteInputs["folded"]; sha256: string }>();
 
+/** Loads (once per backend) a model's graph onto the default backend. */
 function loadGraph(path: string) {
-  let g = loaded.get(path);
+  const key = `${getBackend().name}:${path}`;
+  let g = loaded.get(key);
   if (!g) {
     const bytes = Deno.readFileSync(path);
     const graph = loadOnnx(bytes, { name: path });
     const folded = foldBatchNorm(graph);
     g = { graph, folded, sha256: sha256Hex(bytes) };
-    loaded.set(path, g);
+    loaded.set(key, g);
   }
   return g;
 }

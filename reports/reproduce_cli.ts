@@ -16,9 +16,10 @@ import { reproduce } from "../papers/runner.ts";
 import { BudgetNameSchema, type Suite, SuiteSchema } from "../papers/schema.ts";
 import { METHOD_DEVIATIONS } from "../methods/deviations.ts";
 import { writeReports } from "./write.ts";
+import { backendByName } from "../runtime/select.ts";
 
 const USAGE = "usage: deno task reproduce <paper> [--suite S]… [--cells SUBSTR]… [--seeds N] " +
-  "[--budget smoke|quick|paper] [--backend cpu] [--results DIR] [--out DIR] [--assets DIR] " +
+  "[--budget smoke|quick|paper] [--backend cpu|webgpu] [--results DIR] [--out DIR] [--assets DIR] " +
   "[--models-dir DIR] [--max-runs N] [--no-report]";
 
 /** Default budget of the embedded default: see docs/reproduce.md for its wall-clock. */
@@ -50,11 +51,8 @@ async function main(): Promise<number> {
   }
   const budget = BudgetNameSchema.parse(values.budget);
   const suites = (values.suite ?? ["proxy"]).map((s) => SuiteSchema.parse(s)) as Suite[];
-  if (values.backend !== "cpu") {
-    throw new Error(
-      `--backend ${values.backend}: the reproduce pipeline runs on the cpu backend in this version`,
-    );
-  }
+  // Fails early, with the reason, where the backend is unknown or has no adapter.
+  await backendByName(values.backend);
   let failed = 0;
   for (const paper of positionals) {
     if (!PAPERS[paper]) {

@@ -16,13 +16,39 @@
  */
 import type { Graph, Node } from "../../models/graph.ts";
 import { type ExportTensor, toOnnx } from "../../models/export.ts";
-import type { Tensor } from "../../runtime/mod.ts";
+import { cpu, type Tensor, upload } from "../../runtime/mod.ts";
 import type { QuantModel } from "./quantized_model.ts";
 
-/** Serialises the quantized model (its enabled quantizers) as a QDQ ONNX model. */
-export function toQdqOnnx(model: QuantModel, opts: { opset?: number } = {}): Uint8Array {
+/**
+ * Serialises the quantized model (its enabled quantizers) as a QDQ ONNX model. Tensors on another
+ * backend (webgpu) are read back to host copies first.
+ */
+export async function toQdqOnnx(
+  model: QuantModel,
+  opts: { opset?: number } = {},
+): Promise<Uint8Array> {
+  const copies: Tensor[] = [];
+  const onHost = async (t: Tensor): Promise<Tensor> => {
+    if (t.backend === cpu) return t;
+    const c = upload(await t.data(), [...t.shape], cpu);
+    copies.push(c);
+    return c;
+  };
+  try {
+    return await build(model, opts, onHost);
+  } finally {
+    for (const c of copies) c.dispose();
+  }
+}
+
+async function build(
+  model: QuantModel,
+  opts: { opset?: number },
+  onHost: (t: Tensor) => Promise<Tensor>,
+): Promise<Uint8Array> {
   const g = model.graph;
-  const initializers = new Map<string, Tensor>(g.initializers);
+  const initializers = new Map<string, Tensor>();
+  for (const [k, t] of g.initializers) initializers.set(k, await onHost(t));
   const tensors: ExportTensor[] = [];
   const extra: Node[] = [];
   const renamedInput = new Map<Node, Map<number, string>>();
@@ -32,7 +58,7 @@ export function toQdqOnnx(model: QuantModel, opts: { opset?: number } = {}): Uin
     if (!q.enabled) continue;
     const node = g.nodes.find((n) => n.name === q.site.node)!;
     const base = `${node.name}.w`;
-    const w = q.frozen ?? null;
+    const w = q.frozen ? await onHost(q.frozen) : null;
     if (!w) {
       throw new TypeError(
         `toQdqOnnx: weight of "${node.name}" is not frozen (run the method first)`,
@@ -71,7 +97,7 @@ export function toQdqOnnx(model: QuantModel, opts: { opset?: number } = {}): Uin
     const v = q.site.value;
     const raw = `${v}.float`;
     renamedOutput.set(v, raw);
-    const s = q.scale.dataSync()[0];
+    const s = (await q.scale.data())[0];
     tensors.push({ name: `${v}.scale`, data: [s], shape: [], dtype: "float" });
     tensors.push({ name: `${v}.zp`, data: [q.zeroPoint], shape: [], dtype: zpType(q.symmetric) });
     let src = raw;

@@ -243,13 +243,13 @@ class Stream {
  * Initialises activation quantizers (in the given order) from the unit's cached inputs: each
  * observer sees its value with every upstream quantizer already applied.
  */
-export function initActQuantizers(
+export async function initActQuantizers(
   model: QuantModel,
   nodes: Node[],
   acts: ActQuantizer[],
   inputs: Record<string, Tensor>,
   o: Pick<ReconOptions, "actInitSamples" | "actInitBatch" | "chunk">,
-): void {
+): Promise<void> {
   const n = Math.min(o.actInitSamples, Object.values(inputs)[0].shape[0]);
   for (const q of acts) {
     q.enabled = false;
@@ -260,24 +260,26 @@ export function initActQuantizers(
     const fetch = [q.site.value];
     const pos = nodes.findIndex((nd) => nd.outputs.includes(q.site.value));
     const sub = nodes.slice(0, pos + 1);
-    const pass = (s: number, e: number, f: (d: Float32Array) => void) => {
+    const pass = async (s: number, e: number, f: (d: Float32Array) => void) => {
       for (let c = s; c < e; c += o.chunk) {
-        tidy(() => {
+        const out = tidy(() => {
           const feeds = Object.fromEntries(
             Object.entries(inputs).map(([k, v]) => [k, rows(v, c, Math.min(e, c + o.chunk))]),
           );
-          const out = noGrad(() => model.run({ feeds, fetch, nodes: sub }))[q.site.value];
-          f(out.dataSync() as Float32Array);
+          return noGrad(() => model.run({ feeds, fetch, nodes: sub }))[q.site.value];
         });
+        const host = await out.data() as Float32Array;
+        out.dispose();
+        f(host);
       }
     };
     for (let b = 0; b < n; b += o.actInitBatch) {
       const e = Math.min(n, b + o.actInitBatch);
       obs.beginBatch();
-      pass(b, e, (d) => obs.observeRange(d));
+      await pass(b, e, (d) => obs.observeRange(d));
       if (obs.needsCounts) {
         obs.beginCounts();
-        pass(b, e, (d) => obs.observeCounts(d));
+        await pass(b, e, (d) => obs.observeCounts(d));
       }
       obs.endBatch();
     }
@@ -367,28 +369,30 @@ export async function reconstruct(
     const layers = unit.layers.filter((l) => model.weights.has(l));
     const acts = [...model.acts.values()].filter((q) => inUnit.has(q.site.node));
     for (const l of layers) model.weights.get(l)!.enabled = true;
-    initActQuantizers(model, unit.nodes, acts, quantInputs, o);
+    await initActQuantizers(model, unit.nodes, acts, quantInputs, o);
 
     const nEval = Math.min(N, o.evalSamples);
-    const evalLoss = () => {
+    const evalLoss = async () => {
       let acc = 0;
       for (let s = 0; s < nEval; s += o.chunk) {
         const e = Math.min(nEval, s + o.chunk);
-        acc += tidy(() => {
+        const loss = tidy(() => {
           const feeds = Object.fromEntries(
             Object.entries(quantInputs).map(([k, v]) => [k, rows(v, s, e)]),
           );
           const out = noGrad(() =>
             model.run({ feeds, nodes: unit.nodes, fetch: [unit.output] })
           )[unit.output];
-          return (noGrad(() =>
+          return noGrad(() =>
             reconLoss(out, rows(target, s, e), o.recLoss)
-          ).dataSync()[0]) * (e - s);
+          );
         });
+        acc += (await loss.data())[0] * (e - s);
+        loss.dispose();
       }
       return acc / nEval;
     };
-    const lossBefore = evalLoss();
+    const lossBefore = await evalLoss();
 
     const optimise = o.iters > 0 &&
       ((o.adaround && layers.length > 0) || (o.lsq && acts.length > 0));
@@ -515,7 +519,7 @@ export async function reconstruct(
       }
     }
     for (const l of layers) model.freezeWeight(l);
-    const lossAfter = evalLoss();
+    const lossAfter = await evalLoss();
 
     // Stream forward: the unit's escaping values, quantized (frozen) and FP.
     for (const n of unit.nodes) executed.add(n);
