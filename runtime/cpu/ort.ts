@@ -48,6 +48,13 @@ export interface MiniGraph {
 }
 
 const sessions = new Map<string, NativeSession>();
+const spinOverride = (() => {
+  try {
+    return Deno.env.get("PTQ_ORT_SPIN");
+  } catch {
+    return undefined; // no --allow-env
+  }
+})();
 let threads = Number(Deno.env.get("PTQ_CPU_THREADS") ?? 0) || navigator.hardwareConcurrency || 2;
 
 /** Sets the number of intra-op threads onnxruntime uses for new sessions. */
@@ -111,6 +118,11 @@ export function buildModel(g: MiniGraph): Uint8Array {
   return onnx.ModelProto.encode(model).finish();
 }
 
+/** Whether a session's workers spin after a run (see `runGraph`). */
+function spinFor(g: MiniGraph): "0" | "1" {
+  return g.nodes.length === 1 && g.nodes[0].op === "Gemm" ? "0" : "1";
+}
+
 /**
  * Runs a small float graph synchronously; the session is cached by the graph's description. (The
  * binding copies every output into a fresh array, even a preallocated one, so none is passed.)
@@ -130,9 +142,12 @@ export function runGraph(
       interOpNumThreads: 1,
       graphOptimizationLevel: "all",
       executionMode: "sequential",
-      // Every distinct op shape has its own session and thread pool; spinning workers of the
-      // session that just ran would steal the cores from the next one (2x slower alternating).
-      extra: { session: { intra_op: { allow_spinning: "0" } } },
+      // Every distinct op shape has its own session and thread pool. Measured on 2 cores
+      // (docs/benchmarks.md): workers spinning after a single Gemm steal the cores from the next
+      // session (GEMM backward, alternating two Gemm sessions, ran 2x slower), while without
+      // spinning the convolution gradients (several ops, or many small parallel sections) ran up
+      // to 4x slower. So only single-Gemm sessions sleep; `PTQ_ORT_SPIN=0|1` overrides.
+      extra: { session: { intra_op: { allow_spinning: spinOverride ?? spinFor(g) } } },
     });
     sessions.set(key, s);
   }
