@@ -118,11 +118,6 @@ export function buildModel(g: MiniGraph): Uint8Array {
   return onnx.ModelProto.encode(model).finish();
 }
 
-/** Whether a session's workers spin after a run (see `runGraph`). */
-function spinFor(g: MiniGraph): "0" | "1" {
-  return g.nodes.length === 1 && g.nodes[0].op === "Gemm" ? "0" : "1";
-}
-
 /**
  * Runs a small float graph synchronously; the session is cached by the graph's description. (The
  * binding copies every output into a fresh array, even a preallocated one, so none is passed.)
@@ -142,12 +137,11 @@ export function runGraph(
       interOpNumThreads: 1,
       graphOptimizationLevel: "all",
       executionMode: "sequential",
-      // Every distinct op shape has its own session and thread pool. Measured on 2 cores
-      // (docs/benchmarks.md): workers spinning after a single Gemm steal the cores from the next
-      // session (GEMM backward, alternating two Gemm sessions, ran 2x slower), while without
-      // spinning the convolution gradients (several ops, or many small parallel sections) ran up
-      // to 4x slower. So only single-Gemm sessions sleep; `PTQ_ORT_SPIN=0|1` overrides.
-      extra: { session: { intra_op: { allow_spinning: spinOverride ?? spinFor(g) } } },
+      // Every distinct op shape has its own session and thread pool, and a reconstruction step
+      // alternates between dozens of them. Workers that spin after a run steal the cores from
+      // the next session: on 2 cores a PD-Quant proxy run took 90 s with spinning and 22 s
+      // without, GEMM backward 32 ms and 16 ms (docs/benchmarks.md). `PTQ_ORT_SPIN=1` restores it.
+      extra: { session: { intra_op: { allow_spinning: spinOverride ?? "0" } } },
     });
     sessions.set(key, s);
   }

@@ -3,7 +3,7 @@ import * as r from "../mod.ts";
 import { clearPool, give, poolBytes, take } from "./pool.ts";
 
 Deno.test("pool hands a released array back zero-filled, and only for the same dtype and length", () => {
-  clearPool(64);
+  clearPool({ limitMb: 64, minElements: 4096 });
   const a = take("f32", 10_000).fill(7);
   give(a);
   assertEquals(poolBytes(), 40_000);
@@ -13,22 +13,22 @@ Deno.test("pool hands a released array back zero-filled, and only for the same d
   assert(b === a, "the same array comes back");
   assertEquals(b.reduce((p, q) => p + Math.abs(q), 0), 0);
   assertEquals(poolBytes(), 0);
-  clearPool(2048);
+  clearPool({});
 });
 
 Deno.test("pool skips views into a larger buffer, small arrays, and anything over its limit", () => {
-  clearPool(0.05); // ~52 KB
+  clearPool({ limitMb: 0.05, minElements: 4096 }); // ~52 KB
   give(new Float32Array(100_000).subarray(0, 20_000));
   give(new Float32Array(100));
   assertEquals(poolBytes(), 0);
   give(new Float32Array(10_000));
   give(new Float32Array(10_000));
   assertEquals(poolBytes(), 40_000, "the second array does not fit");
-  clearPool(2048);
+  clearPool({});
 });
 
 Deno.test("kernels that accumulate give the same result in reused (dirty) buffers", () => {
-  clearPool(2048);
+  clearPool({ minElements: 4096 });
   const rng = new r.Random(3);
   // Small enough to stay in the TypeScript kernel, whose input gradient accumulates with +=.
   const dy = r.tensor(rng.normalArray(2 * 8 * 12 * 12), [2, 8, 12, 12]);
@@ -49,5 +49,5 @@ Deno.test("kernels that accumulate give the same result in reused (dirty) buffer
   const again = grad();
   assertEquals(Array.from(again.dataSync()), want);
   for (const t of [again, dy, w]) t.dispose();
-  clearPool(2048);
+  clearPool({});
 });
