@@ -19,15 +19,20 @@ function meanStd(xs: number[]): string {
 export function recordsMarkdown(records: ResultRecord[]): string {
   const groups = new Map<string, ResultRecord[]>();
   for (const r of records) {
-    const k = `${r.suite}|${r.model.name}|${r.budget}`;
+    // One table per recipe: two cells that share a proxy model (ResNet-18 and ResNet-50 both run
+    // on proxy_resnet) are separate runs of separate recipes, not seeds of one measurement.
+    const k = `${r.suite}|${r.model.name}|${r.budget}|${r.recipe.id.split("@").pop()}`;
     groups.set(k, [...(groups.get(k) ?? []), r]);
   }
   const out: string[] = [];
   for (const [k, rs] of [...groups].sort()) {
-    const [suite, model, budget] = k.split("|");
+    const [suite, model, budget, arch] = k.split("|");
     const methods = [...new Set(rs.map((r) => r.method))].sort();
     const bits = [...new Set(rs.map((r) => `W${r.bits.w}A${r.bits.a}`))];
-    out.push(`#### ${suite} · ${model} · budget ${budget} (FP32 ${rs[0].fp32.top1})`, "");
+    out.push(
+      `#### ${suite} · ${model} (for ${arch}) · budget ${budget} (FP32 ${rs[0].fp32.top1})`,
+      "",
+    );
     out.push(`| method | ${bits.join(" | ")} |`, `|---|${bits.map(() => "---").join("|")}|`);
     for (const m of methods) {
       const cells = bits.map((b) => {
