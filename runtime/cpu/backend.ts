@@ -44,6 +44,7 @@ const fastKernels: Partial<{ [O in Op]: Kernel<O> }> = {
           }],
         },
         [a.data as Float32Array, b.data as Float32Array],
+        out.shape,
       ).data;
     }
     const perm = (r: number) => [...Array(r - 2).keys(), r - 1, r - 2];
@@ -71,7 +72,7 @@ const fastKernels: Partial<{ [O in Op]: Kernel<O> }> = {
     return runGraph({ inputs: [[...a.shape], [...b.shape]], nodes }, [
       a.data as Float32Array,
       b.data as Float32Array,
-    ]).data;
+    ], out.shape).data;
   },
   conv2d: ([x, w], a, out) => {
     if (convMacs(out.shape, w.shape) < ORT_MIN_MACS) return CPU_KERNELS.conv2d([x, w], a, out);
@@ -81,6 +82,7 @@ const fastKernels: Partial<{ [O in Op]: Kernel<O> }> = {
         nodes: [{ op: "Conv", inputs: ["in0", "in1"], outputs: ["out"], attrs: convNodeAttrs(a) }],
       },
       [x.data as Float32Array, w.data as Float32Array],
+      out.shape,
     ).data;
   },
   conv2dBackwardInput: ([dy, w], a, out) => {
@@ -90,7 +92,7 @@ const fastKernels: Partial<{ [O in Op]: Kernel<O> }> = {
     return runGraph(convBackwardInputGraph(dy.shape, w.shape, a), [
       dy.data as Float32Array,
       w.data as Float32Array,
-    ]).data;
+    ], out.shape).data;
   },
   conv2dBackwardWeight: ([x, dy], a, out) => {
     if (convMacs([...dy.shape], a.weightShape) < ORT_MIN_MACS) {
@@ -99,7 +101,7 @@ const fastKernels: Partial<{ [O in Op]: Kernel<O> }> = {
     return runGraph(convBackwardWeightGraph(x.shape, dy.shape, a), [
       x.data as Float32Array,
       dy.data as Float32Array,
-    ]).data;
+    ], out.shape).data;
   },
 };
 

@@ -10,6 +10,8 @@
 import onnxProto from "onnx-proto";
 import * as ort from "onnxruntime-node";
 import { binding, initOrt } from "onnxruntime-node/dist/binding.js";
+import { type FfiSession, ortFfi } from "./ort_ffi.ts";
+import { take } from "./pool.ts";
 
 // deno-lint-ignore no-explicit-any
 const onnx = (onnxProto as any).onnx;
@@ -48,6 +50,15 @@ export interface MiniGraph {
 }
 
 const sessions = new Map<string, NativeSession>();
+const ffiSessions = new Map<string, FfiSession>();
+/** `PTQ_ORT_FFI=0` forces the binding path (for measuring). */
+const useFfi = (() => {
+  try {
+    return Deno.env.get("PTQ_ORT_FFI") !== "0";
+  } catch {
+    return true;
+  }
+})();
 const spinOverride = (() => {
   try {
     return Deno.env.get("PTQ_ORT_SPIN");
@@ -61,6 +72,7 @@ let threads = Number(Deno.env.get("PTQ_CPU_THREADS") ?? 0) || navigator.hardware
 export function setOrtThreads(n: number): void {
   threads = n;
   sessions.clear();
+  ffiSessions.clear();
 }
 
 /** Attributes that ONNX types as FLOAT even when the value is a whole number (e.g. beta = 1). */
@@ -119,13 +131,24 @@ export function buildModel(g: MiniGraph): Uint8Array {
 }
 
 /**
- * Runs a small float graph synchronously; the session is cached by the graph's description. (The
- * binding copies every output into a fresh array, even a preallocated one, so none is passed.)
+ * Runs a small float graph synchronously; the session is cached by the graph's description. With
+ * `outShape` (a single output `out`), the output is written into a pooled array through the C API
+ * (`ort_ffi.ts`) where it loads; otherwise through the binding, which copies the output.
  */
 export function runGraph(
   g: MiniGraph,
   inputs: Float32Array[],
+  outShape?: readonly number[],
 ): { data: Float32Array; dims: number[] } {
+  const ffi = outShape && (g.outputs ?? ["out"]).length === 1 && useFfi ? ortFfi(threads) : null;
+  if (ffi) {
+    const key = JSON.stringify(g);
+    let s = ffiSessions.get(key);
+    if (!s) ffiSessions.set(key, s = ffi.session(buildModel(g)));
+    const out = take("f32", outShape!.reduce((a, b) => a * b, 1));
+    s.run(inputs, g.inputs, out, [...outShape!]);
+    return { data: out, dims: [...outShape!] };
+  }
   const key = JSON.stringify(g);
   let s = sessions.get(key);
   if (!s) {
@@ -153,6 +176,9 @@ export function runGraph(
 
 /** Whether onnxruntime's native binding loaded (it does wherever onnxruntime-node installs). */
 export function ortAvailable(): boolean {
+  // The C API first: the process-wide environment must be created with global thread pools
+  // before the binding creates its own.
+  if (useFfi) ortFfi(threads);
   try {
     initOrt();
     return true;
