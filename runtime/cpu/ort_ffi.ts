@@ -121,6 +121,7 @@ function libraryPath(): string {
 }
 
 function load(threads: number): OrtFfi {
+  const spin = Deno.env.get("PTQ_ORT_SPIN") === "1" ? 1 : 0;
   const lib = Deno.dlopen(
     libraryPath(),
     {
@@ -174,7 +175,7 @@ function load(threads: number): OrtFfi {
   check(f.CreateThreadingOptions.call(tp), "CreateThreadingOptions");
   check(f.SetGlobalIntraOpNumThreads.call(ptr(tp), threads), "SetGlobalIntraOpNumThreads");
   check(f.SetGlobalInterOpNumThreads.call(ptr(tp), 1), "SetGlobalInterOpNumThreads");
-  check(f.SetGlobalSpinControl.call(ptr(tp), 1), "SetGlobalSpinControl");
+  check(f.SetGlobalSpinControl.call(ptr(tp), spin), "SetGlobalSpinControl");
   const env = out1();
   check(
     f.CreateEnvWithGlobalThreadPools.call(3, /* ERROR */ cstr("ptq-bench"), ptr(tp), env),
