@@ -60,6 +60,16 @@ export interface ReproduceSummary {
   resultsFile: string;
 }
 
+let startCommit: string | undefined;
+
+/**
+ * The commit of the code this process runs: read once, at the first run, not when a record is
+ * written (a long run's checkout may move on meanwhile).
+ */
+function processCommit(): string {
+  return startCommit ??= gitCommit();
+}
+
 /** The git commit of the working tree, or "unknown". */
 export function gitCommit(): string {
   try {
@@ -182,6 +192,7 @@ export async function executeRun(
 ): Promise<ResultRecord> {
   // Model weights, calibration and evaluation batches live on this backend (the default).
   const backend = await useBackend(opts.backend);
+  const commit = processCommit();
   const t0 = performance.now();
   const started = new Date().toISOString();
   let peak = Deno.memoryUsage().rss;
@@ -248,7 +259,7 @@ export async function executeRun(
       backend: opts.backend,
       adapter: backend.deviceInfo,
       versions: {
-        ptq_bench: gitCommit(),
+        ptq_bench: commit,
         deno: Deno.version.deno,
         onnxruntime: "1.30.0",
       },
@@ -287,6 +298,7 @@ export async function executeRun(
 
 /** Runs a paper's cells in the given suites, skipping recorded runs; appends records. */
 export async function reproduce(o: ReproduceOptions): Promise<ReproduceSummary> {
+  processCommit(); // the code as it was when the command started
   const log = o.log ?? ((m: string) => console.error(m));
   const budget = o.budget ?? "smoke";
   const suites = o.suites ?? ["proxy"];
