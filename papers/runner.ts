@@ -18,9 +18,10 @@ import { methodOf, toMethodConfig } from "./method_config.ts";
 import {
   appendRecord,
   type JsonValue,
-  recordedKeys,
+  readRecords,
   type ResultRecord,
   resultsPath,
+  runKey,
 } from "./record.ts";
 import type { BudgetName, Suite } from "./schema.ts";
 import { PAPERS } from "./mod.ts";
@@ -58,6 +59,20 @@ export interface ReproduceSummary {
   failed: { key: string; error: string }[];
   skips: Skip[];
   resultsFile: string;
+}
+
+/** What makes two planned runs the same computation (everything but the cell and recipe id). */
+function computationKey(
+  suite: string,
+  method: string,
+  model: string,
+  bits: { w: number; a: number },
+  config: unknown,
+  seed: number,
+  budget: string,
+  calibration: number,
+): string {
+  return JSON.stringify([suite, method, model, bits.w, bits.a, config, seed, budget, calibration]);
 }
 
 let startCommit: string | undefined;
@@ -305,7 +320,26 @@ export async function reproduce(o: ReproduceOptions): Promise<ReproduceSummary> 
   const { runs, skips } = planPaper(o.paper, suites, budget, o.cells, o.seeds);
   const file = resultsPath(o.paper, o.resultsDir);
   await Deno.mkdir(file.replace(/\/[^/]*$/, ""), { recursive: true });
-  const done = await recordedKeys(file);
+  const { records: stored } = await readRecords(file);
+  const done = new Set(stored.map(runKey));
+  // Two cells can plan the very same computation (ResNet-18 and ResNet-50 recipes on the one
+  // ResNet proxy): it runs once, and the other cell gets a copy of the record that says so.
+  const computed = new Map<string, ResultRecord>();
+  for (const r of stored) {
+    computed.set(
+      computationKey(
+        r.suite,
+        r.method,
+        r.model.name,
+        r.bits,
+        r.config.recipe,
+        r.seed,
+        r.budget,
+        r.calibration.n,
+      ),
+      r,
+    );
+  }
   const todo = runs.filter((r) => !done.has(r.key));
   log(
     `${o.paper}: ${runs.length} runs planned in ${suites.join(", ")} (budget ${budget}); ` +
@@ -325,7 +359,32 @@ export async function reproduce(o: ReproduceOptions): Promise<ReproduceSummary> 
     if (o.maxRuns !== undefined && summary.ran >= o.maxRuns) break;
     log(`[${i + 1}/${todo.length}] ${run.key}`);
     try {
-      const rec = await executeRun(run, { paths: o, backend: o.backend ?? "cpu", log });
+      const ck = computationKey(
+        run.suite,
+        run.method,
+        run.model.name,
+        run.bits,
+        run.config,
+        run.seed,
+        run.budget,
+        run.calibration.n,
+      );
+      const same = computed.get(ck);
+      const rec = same
+        ? {
+          ...same,
+          cell: run.cell,
+          recipe: run.recipe,
+          notes: [
+            ...same.notes,
+            `same computation as run ${runKey(same)} (model, method, resolved recipe config, ` +
+            "seed, calibration size and budget identical): its result is reused, not re-run; " +
+            "wall-clock and memory are that run's",
+          ],
+        }
+        : await executeRun(run, { paths: o, backend: o.backend ?? "cpu", log });
+      if (same) log("  same computation as an earlier run: record copied, not re-run");
+      computed.set(ck, rec);
       await appendRecord(file, rec);
       summary.ran++;
       log(
