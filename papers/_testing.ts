@@ -38,3 +38,12 @@ export async function assertRejects(
   }
   throw new nodeAssert.AssertionError({ message: "expected the promise to reject" });
 }
+
+/** Whether the committed ResNet proxy model is present (tests that run it skip without it). */
+export function haveProxyResnet(): boolean {
+  try {
+    return Deno.statSync(new URL("../models/proxy/proxy_resnet.onnx", import.meta.url)).isFile;
+  } catch {
+    return false;
+  }
+}

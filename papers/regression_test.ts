@@ -9,6 +9,7 @@
  */
 import { executeRun, planPaper } from "./runner.ts";
 import { parseRecords, type ResultRecord } from "./record.ts";
+import { haveProxyResnet } from "./_testing.ts";
 
 const GOLDEN = new URL("./fixtures/golden_smoke.jsonl", import.meta.url);
 const CELLS = ["pdquant/resnet18/w4a4/pdquant", "pdquant/resnet18/w4a4/qdrop"];
@@ -16,15 +17,6 @@ const CELLS = ["pdquant/resnet18/w4a4/pdquant", "pdquant/resnet18/w4a4/qdrop"];
 const TOP1_TOL = 1.0;
 /** Relative tolerance of each unit's final reconstruction loss. */
 const LOSS_TOL = 0.05;
-const PROXY = new URL("../models/proxy/proxy_resnet.onnx", import.meta.url);
-
-function haveProxy(): boolean {
-  try {
-    return Deno.statSync(PROXY).isFile;
-  } catch {
-    return false;
-  }
-}
 
 async function runGoldenCells(): Promise<ResultRecord[]> {
   const { runs } = planPaper("pdquant", ["proxy"], "smoke", CELLS, 1);
@@ -37,7 +29,7 @@ async function runGoldenCells(): Promise<ResultRecord[]> {
 
 Deno.test({
   name: "smoke reproduction of PD-Quant and QDrop on proxy_resnet matches the golden records",
-  ignore: !haveProxy(),
+  ignore: !haveProxyResnet(),
   async fn() {
     const golden = parseRecords(await Deno.readTextFile(GOLDEN), GOLDEN.pathname).records;
     const now = await runGoldenCells();

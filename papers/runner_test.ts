@@ -1,19 +1,10 @@
-import { assert, assertEquals } from "../datasets/_assert.ts";
+import { assert, assertEquals, haveProxyResnet } from "./_testing.ts";
 import { reproduce } from "./runner.ts";
 import { readRecords } from "./record.ts";
 
-const PROXY = new URL("../models/proxy/proxy_resnet.onnx", import.meta.url);
-const haveProxy = (() => {
-  try {
-    return Deno.statSync(PROXY).isFile;
-  } catch {
-    return false;
-  }
-})();
-
 Deno.test({
   name: "two cells planning the same computation run it once; the copy says so; a rerun adds none",
-  ignore: !haveProxy,
+  ignore: !haveProxyResnet(),
   async fn() {
     const dir = await Deno.makeTempDir();
     try {

@@ -130,6 +130,11 @@ export function buildModel(g: MiniGraph): Uint8Array {
   return onnx.ModelProto.encode(model).finish();
 }
 
+/** The C API (global pool spinning only with `PTQ_ORT_SPIN=1`), or null: off or not loadable. */
+function cApi() {
+  return useFfi ? ortFfi(threads, spinOverride === "1") : null;
+}
+
 /**
  * Runs a small float graph synchronously; the session is cached by the graph's description. With
  * `outShape` (a single output `out`), the output is written into a pooled array through the C API
@@ -140,7 +145,7 @@ export function runGraph(
   inputs: Float32Array[],
   outShape?: readonly number[],
 ): { data: Float32Array; dims: number[] } {
-  const ffi = outShape && (g.outputs ?? ["out"]).length === 1 && useFfi ? ortFfi(threads) : null;
+  const ffi = outShape && (g.outputs ?? ["out"]).length === 1 ? cApi() : null;
   if (ffi) {
     const key = JSON.stringify(g);
     let s = ffiSessions.get(key);
@@ -178,7 +183,7 @@ export function runGraph(
 export function ortAvailable(): boolean {
   // The C API first: the process-wide environment must be created with global thread pools
   // before the binding creates its own.
-  if (useFfi) ortFfi(threads);
+  cApi();
   try {
     initOrt();
     return true;

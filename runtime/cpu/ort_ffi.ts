@@ -97,10 +97,10 @@ let cached: OrtFfi | null | undefined;
  * The C API with one global thread pool of `threads` intra-op threads (spinning on: the threads
  * are shared, so no other session's workers compete), or null where it cannot load.
  */
-export function ortFfi(threads: number): OrtFfi | null {
+export function ortFfi(threads: number, spin = false): OrtFfi | null {
   if (cached !== undefined) return cached;
   try {
-    cached = load(threads);
+    cached = load(threads, spin ? 1 : 0);
   } catch {
     cached = null;
   }
@@ -120,8 +120,7 @@ function libraryPath(): string {
   ).pathname;
 }
 
-function load(threads: number): OrtFfi {
-  const spin = Deno.env.get("PTQ_ORT_SPIN") === "1" ? 1 : 0;
+function load(threads: number, spin: 0 | 1): OrtFfi {
   const lib = Deno.dlopen(
     libraryPath(),
     {
