@@ -51,24 +51,23 @@ export interface MiniGraph {
 
 const sessions = new Map<string, NativeSession>();
 const ffiSessions = new Map<string, FfiSession>();
+/** An environment variable, or undefined (also without --allow-env). */
+function envVar(name: string): string | undefined {
+  try {
+    return Deno.env.get(name);
+  } catch {
+    return undefined;
+  }
+}
 /** `PTQ_ORT_FFI=0` forces the binding path (for measuring). */
-const useFfi = (() => {
-  try {
-    return Deno.env.get("PTQ_ORT_FFI") !== "0";
-  } catch {
-    return true;
-  }
-})();
-const spinOverride = (() => {
-  try {
-    return Deno.env.get("PTQ_ORT_SPIN");
-  } catch {
-    return undefined; // no --allow-env
-  }
-})();
-let threads = Number(Deno.env.get("PTQ_CPU_THREADS") ?? 0) || navigator.hardwareConcurrency || 2;
+const useFfi = envVar("PTQ_ORT_FFI") !== "0";
+const spinOverride = envVar("PTQ_ORT_SPIN");
+let threads = Number(envVar("PTQ_CPU_THREADS") ?? 0) || navigator.hardwareConcurrency || 2;
 
-/** Sets the number of intra-op threads onnxruntime uses for new sessions. */
+/**
+ * Sets the number of intra-op threads of new binding sessions. (The C API's global pool is sized
+ * once, when it loads: `PTQ_CPU_THREADS`.)
+ */
 export function setOrtThreads(n: number): void {
   threads = n;
   sessions.clear();
@@ -145,16 +144,15 @@ export function runGraph(
   inputs: Float32Array[],
   outShape?: readonly number[],
 ): { data: Float32Array; dims: number[] } {
+  const key = JSON.stringify(g);
   const ffi = outShape && (g.outputs ?? ["out"]).length === 1 ? cApi() : null;
   if (ffi) {
-    const key = JSON.stringify(g);
     let s = ffiSessions.get(key);
     if (!s) ffiSessions.set(key, s = ffi.session(buildModel(g)));
     const out = take("f32", outShape!.reduce((a, b) => a * b, 1));
     s.run(inputs, g.inputs, out, [...outShape!]);
     return { data: out, dims: [...outShape!] };
   }
-  const key = JSON.stringify(g);
   let s = sessions.get(key);
   if (!s) {
     initOrt();
