@@ -181,3 +181,40 @@ Deno.test("fused fakeQuant equals the composite: forward bit for bit, STE and LS
     }
   }
 });
+
+Deno.test("fused fakeQuant handles NaN, infinities, huge and tiny inputs and fractional zero points", () => {
+  // Rows with such values leave the kernel's branch-free loop for its exact one; each row here
+  // mixes ordinary values with one special value so both loops' results are checked.
+  const specials = [NaN, Infinity, -Infinity, 3e38, -3e38, 1e9, 5e6, 1e-40, -0, 0.25, 0.75, 2.5];
+  const s = 0.5, qmin = -8, qmax = 7;
+  for (const z of [0, 3, 1.5]) {
+    for (const sp of specials) {
+      const xs = [0.1, -1.3, sp, 4.75, -9, 2.25, 100];
+      r.tidy(() => {
+        const xt = r.tensor(xs, [7]).variable();
+        const y = r.fakeQuant(xt, r.tensor(s), z, qmin, qmax);
+        r.backward(r.sum(y));
+        const got = Array.from(y.dataSync());
+        const gx = Array.from(xt.grad!.dataSync());
+        const want = xs.map((v) => {
+          if (Number.isNaN(v)) return NaN;
+          const q = Math.min(Math.max(roundHalfEven(Math.fround(v / s)) + z, qmin), qmax);
+          return Math.fround(Math.fround(q - z) * s);
+        });
+        const wantG = xs.map((v) => {
+          const a = roundHalfEven(Math.fround(v / s)) + z;
+          return a >= qmin && a <= qmax ? 1 : 0;
+        });
+        assertEquals(got, want, `forward z=${z} special=${sp}`);
+        assertEquals(gx, wantG, `STE gradient z=${z} special=${sp}`);
+      });
+    }
+  }
+});
+
+/** Round half to even, the rounding of the runtime's `round`. */
+function roundHalfEven(v: number): number {
+  if (!Number.isFinite(v)) return v;
+  const f = Math.floor(v), d = v - f;
+  return d > 0.5 ? f + 1 : d < 0.5 ? f : f % 2 === 0 ? f : f + 1;
+}
