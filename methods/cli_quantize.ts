@@ -1,6 +1,10 @@
 /**
  * `deno task quantize --model NAME|FILE.onnx --method ID --w BITS --a BITS [--budget smoke|quick|paper]
- * [--seed N] [--calib DIR] [--data DIR] [--limit N] [--out FILE.onnx] [--json FILE] [--backend cpu|webgpu]`
+ * [--seed N] [--iters N] [--calib-size N] [--calib DIR] [--data DIR] [--limit N] [--out FILE.onnx]
+ * [--json FILE] [--backend cpu|webgpu]`
+ *
+ * `--iters` / `--calib-size` override the budget's iterations per unit and calibration images
+ * (the resolved values are in the JSON record's `config`).
  *
  * Loads the model (registry name or ONNX file; BN folded), draws the calibration sample (seeded)
  * from `--calib` (default: the shared ImageNet calibration folder), runs the method with
@@ -45,6 +49,8 @@ const { values: a } = parseArgs({
     backend: { type: "string", default: "cpu" },
     size: { type: "string" },
     "no-fp": { type: "boolean", default: false },
+    iters: { type: "string" },
+    "calib-size": { type: "string" },
   },
 });
 if (!a.model || !a.method) {
@@ -92,6 +98,9 @@ const rawConfig = {
   aBits: Number(a.a),
   budget: a.budget,
   seed: Number(a.seed),
+  // Explicit overrides of the budget's iterations per unit and calibration size (recorded).
+  ...(a.iters !== undefined ? { iters: Number(a.iters) } : {}),
+  ...(a["calib-size"] !== undefined ? { calibSize: Number(a["calib-size"]) } : {}),
 };
 const config = parseConfig(method.config, rawConfig, method.id) as Record<string, unknown>;
 const nCalib = calibSizeOf(config as { budget: "smoke" | "quick" | "paper"; calibSize?: number });

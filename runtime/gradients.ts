@@ -96,7 +96,9 @@ export const GRADS: { [O in Op]: Rule<O> } & { reshape: Rule<"transpose"> } = {
   round: none,
   floor: none,
   roundSte: (g) => [g],
-  clip: (g, [x], _, { lo, hi }) => [m.mul(g, m.mul(m.ge(x, lo), m.le(x, hi)))],
+  clip: (g, [x], _, a) => [runOp("clipBackward", [g, x], a)],
+  // Linear in g; piecewise constant in x.
+  clipBackward: (gg, [_g, x], _, a) => [runOp("clipBackward", [gg, x], a), null],
   add: (g, ins) => unbroadcast(ins, [g, g]),
   sub: (g, ins) => unbroadcast(ins, [g, ins[1].requiresGrad ? m.neg(g) : null]),
   mul: (g, [a, b]) =>

@@ -4,7 +4,7 @@
  * dilated, grouped and asymmetrically padded convolution, pooling and movement ops.
  */
 import { AssertionError } from "node:assert";
-import { assertThrows } from "./_assert.ts";
+import { assertEquals, assertThrows } from "./_assert.ts";
 import { gradcheck, randn, randu, spread } from "./_test_util.ts";
 import { GRADS } from "./gradients.ts";
 import * as r from "./mod.ts";
@@ -43,6 +43,13 @@ Deno.test("unary ops' gradients match finite differences", () => {
   gradcheck(r.tanh, [rn([3, 4])]);
   gradcheck(r.erf, [rn([3, 4])]);
   gradcheck((x) => r.clip(x, -0.55, 0.3), [sp([3, 4])], { eps: 1e-3 });
+  // clip's fused gradient is g at the bounds themselves (closed interval), 0 outside
+  r.tidy(() => {
+    const x = r.tensor([-0.55, 0.3, -0.56, 0.31, 0, NaN]).variable();
+    r.backward(r.sum(r.mul(r.clip(x, -0.55, 0.3), r.tensor([1, 2, 3, 4, 5, 6]))));
+    assertEquals(Array.from(x.grad!.dataSync()), [1, 2, 0, 0, 5, 0]);
+    x.dispose();
+  });
   gradcheck(r.gelu, [rn([3, 4])]);
   gradcheck(r.hardSwish, [t(spread(12, -4.1, 4.3), [3, 4])], { eps: 1e-3 }); // no input at the kinks ±3
   gradcheck((x) => r.leakyRelu(x, 0.1), [sp([3, 4])], { eps: 1e-3 });

@@ -107,6 +107,11 @@ export interface OpAttrs {
    * (callers sum it to the scale's shape).
    */
   fakeQuantBackward: { qmin: number; qmax: number; wrt: "x" | "scale" };
+  /**
+   * clip's gradient from inputs `[g, x]` (same shape): `g * ((x >= lo) * (x <= hi))` in one pass
+   * (the composite takes four over tensors as large as a network's widest activation).
+   */
+  clipBackward: { lo: number; hi: number };
 }
 
 /** A primitive op name. */
@@ -388,6 +393,12 @@ export const INFER: { [O in Op]: InferRule<O> } = {
       throw new TypeError("fakeQuant expects three f32 inputs: x, scale, zeroPoint");
     }
     return { shape: ins.map((t) => [...t.shape]).reduce(broadcastShapes), dtype: "f32" };
+  },
+  clipBackward: ([g, x]) => {
+    if (!g || !x || g.dtype !== "f32" || x.dtype !== "f32" || g.shape.join() !== x.shape.join()) {
+      throw new TypeError("clipBackward expects two f32 inputs of one shape: g, x");
+    }
+    return { shape: [...x.shape], dtype: "f32" };
   },
   fakeQuantBackward: (ins) => {
     if (ins.length !== 4 || ins.some((t) => t.dtype !== "f32")) {

@@ -776,6 +776,22 @@ function clipK([x]: CpuIn[], { lo, hi }: OpAttrs["clip"], out: OutInfo): HostArr
   return y;
 }
 
+/** clip's gradient `g * ((x >= lo) * (x <= hi))` in one branch-free pass (as the composite). */
+function clipBackwardK(
+  [g, x]: CpuIn[],
+  { lo, hi }: OpAttrs["clipBackward"],
+  out: OutInfo,
+): HostArray {
+  const y = alloc(out);
+  const gd = g.data, xd = x.data;
+  const l = Math.fround(lo), h = Math.fround(hi); // the composite compares with f32 scalars
+  for (let i = 0; i < xd.length; i++) {
+    const v = xd[i];
+    y[i] = gd[i] * (+(v >= l) * +(v <= h));
+  }
+  return y;
+}
+
 /*
  * Fused fake-quant. The forward rounds to f32 after every step exactly as the composite
  * (div, roundSte, add, clip, sub, mul, each stored in a Float32Array) does, so the two agree
@@ -996,6 +1012,7 @@ export const CPU_KERNELS: { [O in Op]: Kernel<O> } = {
   floor: unaryK("floor"),
   roundSte: unaryK("roundSte"),
   clip: clipK,
+  clipBackward: clipBackwardK,
   add: binaryK("add"),
   sub: binaryK("sub"),
   mul: binaryK("mul"),

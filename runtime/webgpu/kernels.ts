@@ -7,7 +7,16 @@
  */
 import type { Op } from "../ops.ts";
 import type { GpuKernel } from "./_ctx.ts";
-import { binary, cast, expand, fakeQuant, fakeQuantBackward, unary, where } from "./pointwise.ts";
+import {
+  binary,
+  cast,
+  clipBackward,
+  expand,
+  fakeQuant,
+  fakeQuantBackward,
+  unary,
+  where,
+} from "./pointwise.ts";
 import { argmax, reduce, topk } from "./reduce.ts";
 import { matmul } from "./matmul.ts";
 import { conv2d, conv2dBackwardInput, conv2dBackwardWeight } from "./conv.ts";
@@ -90,4 +99,5 @@ export const GPU_KERNELS: { [O in Op]: GpuKernel<O> } = {
   cast: (c, [x], _a, out) => cast(c, x, out),
   fakeQuant: (c, [x, s, z], a, out) => fakeQuant(c, x, s, z, a, out),
   fakeQuantBackward: (c, [g, x, s, z], a, out) => fakeQuantBackward(c, g, x, s, z, a, out),
+  clipBackward: (c, [g, x], a, out) => clipBackward(c, g, x, a, out),
 };

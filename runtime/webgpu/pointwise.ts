@@ -288,3 +288,23 @@ export function fakeQuantBackward(
     [f32Bits(a.qmin), f32Bits(a.qmax)],
   );
 }
+
+/** clip's gradient from `[g, x]`: `g * ((x >= lo) * (x <= hi))`, the bounds in the params. */
+export function clipBackward(
+  ctx: Ctx,
+  g: GpuIn,
+  x: GpuIn,
+  a: { lo: number; hi: number },
+  out: OutInfo,
+): GpuStorage {
+  return pointwise(
+    ctx,
+    "clipBackward",
+    [g, x],
+    ["f32", "f32"],
+    "f32",
+    "v0 * select(0.0, 1.0, v1 >= bitcast<f32>(P[1]) && v1 <= bitcast<f32>(P[2]))",
+    out,
+    [f32Bits(a.lo), f32Bits(a.hi)],
+  );
+}

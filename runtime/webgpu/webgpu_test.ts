@@ -102,6 +102,10 @@ Deno.test({
     await checkOp("roundSte", [halves], {});
     await checkOp("sign", [{ data: Float32Array.from([0, -0, 3, -2]), shape: [4] }], {});
     await checkOp("clip", [x], { lo: -0.5, hi: 0.7 });
+    const edges = { data: Float32Array.from([-0.5, 0.7, -0.51, 0.71, 0, 3]), shape: [6] };
+    const g6 = { data: Float32Array.from([1, 2, 3, 4, 5, 6]), shape: [6] };
+    await checkOp("clipBackward", [g6, edges], { lo: -0.5, hi: 0.7 });
+    await checkOp("clipBackward", [randn([3, 17]), x], { lo: -0.5, hi: 0.7 });
     await checkOp("exp", [{ data: Float32Array.from([1.5]), shape: [] }], {});
   },
 });
