@@ -1,7 +1,10 @@
 /**
  * `deno task quantize --model NAME|FILE.onnx --method ID --w BITS --a BITS [--budget smoke|quick|paper]
- * [--seed N] [--iters N] [--calib-size N] [--calib DIR] [--data DIR] [--limit N] [--out FILE.onnx]
+ * [--seed N] [--iters N] [--calib-size N] [--checkpoints DIR] [--calib DIR] [--data DIR] [--limit N] [--out FILE.onnx]
  * [--json FILE] [--backend cpu|webgpu]`
+ *
+ * A killed run continues after its last reconstructed unit from a checkpoint in `--checkpoints DIR`
+ * (default `out/checkpoints`), removed when the run completes.
  *
  * `--iters` / `--calib-size` override the budget's iterations per unit and calibration images
  * (the resolved values are in the JSON record's `config`).
@@ -27,6 +30,7 @@ import { sampleCalibration } from "../datasets/sampler.ts";
 import { methodById } from "./mod.ts";
 import { parseConfig } from "./_quant/config.ts";
 import { calibSizeOf } from "./_quant/baseline.ts";
+import { removeCheckpoint } from "./_quant/checkpoint.ts";
 import { evaluate, type LabelledBatch } from "./_quant/eval.ts";
 import { toQdqOnnx } from "./_quant/qdq.ts";
 
@@ -50,6 +54,7 @@ const { values: a } = parseArgs({
     size: { type: "string" },
     "no-fp": { type: "boolean", default: false },
     iters: { type: "string" },
+    checkpoints: { type: "string", default: "out/checkpoints" },
     "calib-size": { type: "string" },
   },
 });
@@ -119,8 +124,13 @@ log(`calibration ${cs.n} images, ids sha256 ${cs.hash.slice(0, 16)}…`);
 
 // Quantize.
 const tq = performance.now();
+// A killed run continues after its last reconstructed unit (the key names the computation).
+const checkpoint = {
+  dir: a.checkpoints!,
+  key: JSON.stringify(["quantize", path, method.id, config, cs.hash, backend.name]),
+};
 const res = await method.run(
-  { graph, bn, calib: calib!, modelName: name, log },
+  { graph, bn, calib: calib!, modelName: name, log, checkpoint },
   rawConfig as never,
 );
 const quantSeconds = (performance.now() - tq) / 1000;
@@ -209,6 +219,7 @@ const record = {
 };
 const text = JSON.stringify(record, null, 2);
 if (a.json) await Deno.writeTextFile(a.json, text + "\n");
+await removeCheckpoint(checkpoint);
 console.log(
   JSON.stringify({
     top1: sim.top1,

@@ -181,7 +181,8 @@ export const mrecg: Method<typeof config> = {
         capacities = units.map((u) => dataFreeCapacity(ctx.graph, u, bits));
       } else {
         // Round-to-nearest pass: each unit's starting reconstruction loss is its capacity.
-        const probe = await runBaseline(ctx, { ...c, iters: 0 }, {
+        // (no checkpoint: it is short, and it is not the run the caller's key names)
+        const probe = await runBaseline({ ...ctx, checkpoint: undefined }, { ...c, iters: 0 }, {
           granularity: "block",
           adaround: false,
           lsq: false,

@@ -13,6 +13,7 @@ import { noGrad, type Tensor, upload } from "../runtime/mod.ts";
 import { useBackend } from "../runtime/select.ts";
 import { execute } from "../models/mod.ts";
 import { evaluate, methodById, toQdqOnnx } from "../methods/mod.ts";
+import { type CheckpointSpec, removeCheckpoint } from "../methods/_quant/checkpoint.ts";
 import { type Cell, planCell, recipeFor, type RunSpec } from "./cells.ts";
 import { methodOf, toMethodConfig } from "./method_config.ts";
 import {
@@ -37,6 +38,12 @@ export interface ReproduceOptions extends SuitePaths {
   /** Run at most this many seeds of each cell. */
   seeds?: number;
   resultsDir?: string;
+  /**
+   * Where a run keeps its unit-level checkpoint while it runs (default `out/checkpoints`): a
+   * killed run continues after its last finished unit; the checkpoint is removed once the
+   * run's record is appended.
+   */
+  checkpointDir?: string;
   backend?: string;
   log?: (msg: string) => void;
   /** Stop after this many new runs (for tests). */
@@ -203,7 +210,14 @@ const round2 = (x: number) => Math.round(x * 100) / 100;
 /** Runs one planned run and returns its record. */
 export async function executeRun(
   run: RunSpec,
-  opts: { paths: SuitePaths; backend: string; log: (m: string) => void; deviations?: string[] },
+  opts: {
+    paths: SuitePaths;
+    backend: string;
+    log: (m: string) => void;
+    deviations?: string[];
+    /** Unit-level checkpoint of the reconstruction; its key must name the whole computation. */
+    checkpoint?: CheckpointSpec;
+  },
 ): Promise<ResultRecord> {
   // Model weights, calibration and evaluation batches live on this backend (the default).
   const backend = await useBackend(opts.backend);
@@ -226,6 +240,7 @@ export async function executeRun(
           calib: images,
           modelName: run.model.name,
           log: (m: string) => opts.log(`    ${m}`),
+          checkpoint: opts.checkpoint,
         }, config as never);
       } finally {
         images.dispose();
@@ -319,6 +334,7 @@ export async function reproduce(o: ReproduceOptions): Promise<ReproduceSummary> 
   const suites = o.suites ?? ["proxy"];
   const { runs, skips } = planPaper(o.paper, suites, budget, o.cells, o.seeds);
   const file = resultsPath(o.paper, o.resultsDir);
+  const checkpointDir = o.checkpointDir ?? "out/checkpoints";
   await Deno.mkdir(file.replace(/\/[^/]*$/, ""), { recursive: true });
   const { records: stored } = await readRecords(file);
   const done = new Set(stored.map(runKey));
@@ -382,10 +398,21 @@ export async function reproduce(o: ReproduceOptions): Promise<ReproduceSummary> 
             "wall-clock and memory are that run's",
           ],
         }
-        : await executeRun(run, { paths: o, backend: o.backend ?? "cpu", log });
+        : await executeRun(run, {
+          paths: o,
+          backend: o.backend ?? "cpu",
+          log,
+          checkpoint: { dir: checkpointDir, key: JSON.stringify([ck, o.backend ?? "cpu"]) },
+        });
       if (same) log("  same computation as an earlier run: record copied, not re-run");
       computed.set(ck, rec);
       await appendRecord(file, rec);
+      if (!same) {
+        await removeCheckpoint({
+          dir: checkpointDir,
+          key: JSON.stringify([ck, o.backend ?? "cpu"]),
+        });
+      }
       summary.ran++;
       log(
         `  top-1 ${rec.metrics.top1} (QDQ on onnxruntime ${rec.exported?.top1}, FP32 ${rec.fp32.top1}) in ${rec.wall_s} s`,

@@ -15,6 +15,7 @@ Deno.test({
         paper: "mrecg",
         cells,
         resultsDir: dir,
+        checkpointDir: `${dir}/checkpoints`,
         log: (m) => logs.push(m),
       });
       assertEquals(s.ran, 2);
@@ -26,6 +27,48 @@ Deno.test({
       assert(b.notes.some((n) => n.startsWith("same computation as run ")), b.notes.join("; "));
       const again = await reproduce({ paper: "mrecg", cells, resultsDir: dir, log: () => {} });
       assertEquals([again.ran, again.alreadyRecorded], [0, 2]);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "a run killed mid-reconstruction continues from its last finished unit; the checkpoint goes once recorded",
+  ignore: !haveProxyResnet(),
+  async fn() {
+    const dir = await Deno.makeTempDir();
+    const checkpointDir = `${dir}/checkpoints`;
+    try {
+      const cells = ["pdquant/resnet18/w4a4/qdrop"];
+      const base = { paper: "pdquant", cells, resultsDir: dir, checkpointDir };
+      // The log line of the second finished unit stands in for a kill.
+      const first = await reproduce({
+        ...base,
+        log: (m) => {
+          if (m.includes("unit 2/")) throw new Error("killed");
+        },
+      });
+      assertEquals([first.ran, first.failed.length], [0, 1]);
+      assertEquals(
+        [...Deno.readDirSync(checkpointDir)].filter((f) => f.name.endsWith(".json")).length,
+        1,
+      );
+      const logs: string[] = [];
+      const second = await reproduce({ ...base, log: (m) => logs.push(m) });
+      assertEquals(second.ran, 1);
+      assert(
+        logs.some((l) => l.includes("resumed from a checkpoint") && l.includes("1/")),
+        logs.join("\n"),
+      );
+      assert(!logs.some((l) => l.includes("unit 1/")), "unit 1 is not redone");
+      assertEquals([...Deno.readDirSync(checkpointDir)].length, 0);
+      // The resumed run's result is the uninterrupted one's.
+      const whole = await reproduce({ ...base, resultsDir: `${dir}/whole`, log: () => {} });
+      const [a] = (await readRecords(second.resultsFile)).records;
+      const [b] = (await readRecords(whole.resultsFile)).records;
+      assertEquals(a.metrics, b.metrics); // top-1, top-5 and every unit's losses
     } finally {
       await Deno.remove(dir, { recursive: true });
     }

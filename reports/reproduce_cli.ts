@@ -1,12 +1,14 @@
 /**
  * `deno task reproduce <paper> [--suite proxy|imagenet-subset|imagenet …] [--cells SUBSTR …]
  *  [--seeds N] [--budget smoke|quick|paper] [--backend cpu|webgpu] [--results DIR] [--out DIR]
- *  [--assets DIR] [--models-dir DIR] [--imagenet DIR] [--max-runs N] [--no-report]`
+ *  [--checkpoints DIR] [--assets DIR] [--models-dir DIR] [--imagenet DIR] [--max-runs N] [--no-report]`
  *
  * Runs the paper's cells (and the baselines they are compared with) on the chosen suites —
  * by default the embedded `proxy` suite — appends one record per run to
  * `out/results/<paper>.jsonl` (runs already recorded are skipped, so a killed run resumes), then
- * writes `out/reports/<paper>.html`.
+ * writes `out/reports/<paper>.html`. A run killed part-way continues after its last reconstructed
+ * unit, from a checkpoint kept in `--checkpoints` (default `out/checkpoints`) until its record is
+ * written.
  *
  * @module
  */
@@ -19,7 +21,7 @@ import { writeReports } from "./write.ts";
 import { backendByName } from "../runtime/select.ts";
 
 const USAGE = "usage: deno task reproduce <paper> [--suite S]… [--cells SUBSTR]… [--seeds N] " +
-  "[--budget smoke|quick|paper] [--backend cpu|webgpu] [--results DIR] [--out DIR] [--assets DIR] " +
+  "[--budget smoke|quick|paper] [--backend cpu|webgpu] [--results DIR] [--out DIR] [--checkpoints DIR] [--assets DIR] " +
   "[--models-dir DIR] [--max-runs N] [--no-report]";
 
 /** Default budget of the embedded default: see docs/reproduce.md for its wall-clock. */
@@ -37,6 +39,7 @@ async function main(): Promise<number> {
       backend: { type: "string", default: "cpu" },
       results: { type: "string", default: "out/results" },
       out: { type: "string", default: "out/reports" },
+      checkpoints: { type: "string", default: "out/checkpoints" },
       assets: { type: "string" },
       "models-dir": { type: "string" },
       imagenet: { type: "string" },
@@ -66,6 +69,7 @@ async function main(): Promise<number> {
       budget,
       seeds: values.seeds ? Number(values.seeds) : undefined,
       resultsDir: values.results,
+      checkpointDir: values.checkpoints,
       backend: values.backend,
       assetsDir: values.assets,
       modelsDir: values["models-dir"],

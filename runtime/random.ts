@@ -13,6 +13,13 @@ const MUL_HI = 0x5851f42d;
 const MUL_LO = 0x4c957f2d;
 const U64 = (1n << 64n) - 1n;
 
+/** A generator's saved state: 64-bit state and increment as 32-bit halves, Box-Muller's spare. */
+export interface RandomState {
+  seed: number;
+  s: [number, number, number, number];
+  spare: number | null;
+}
+
 /**
  * A deterministic generator. The same seed gives the same sequence on every machine.
  *
@@ -46,6 +53,21 @@ export class Random {
     this.#hi = (this.#hi + Number(s >> 32n) + (lo > 0xffffffff ? 1 : 0)) >>> 0;
     this.#lo = lo >>> 0;
     this.nextU32();
+  }
+
+  /** The generator's full state (to save with a checkpoint). */
+  state(): RandomState {
+    return {
+      seed: this.seed,
+      s: [this.#hi, this.#lo, this.#incHi, this.#incLo],
+      spare: this.#spare,
+    };
+  }
+
+  /** Continues from a saved {@linkcode state} (the same sequence follows as after the save). */
+  restore(st: RandomState): void {
+    [this.#hi, this.#lo, this.#incHi, this.#incLo] = st.s;
+    this.#spare = st.spare;
   }
 
   /** A new independent generator derived from this one (for a sub-task), deterministic. */

@@ -98,7 +98,7 @@ export async function runBaseline(
     `${units.length} units, ${placement.weights.length} weight / ${placement.acts.length} activation quantizers, ` +
       `${iters} iterations per unit, N = ${ctx.calib.shape[0]}`,
   );
-  const reports = await reconstruct(model, ctx.calib, units, o, mode.hooks, log);
+  const reports = await reconstruct(model, ctx.calib, units, o, mode.hooks, log, ctx.checkpoint);
   model.setQuantState(true, true);
   return {
     model,

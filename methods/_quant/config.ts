@@ -19,6 +19,7 @@ import type { Tensor } from "../../runtime/mod.ts";
 import { Bits } from "./scheme.ts";
 import type { QuantModel } from "./quantized_model.ts";
 import type { UnitReport } from "./recon.ts";
+import type { CheckpointSpec } from "./checkpoint.ts";
 
 /** Budget scales. */
 export const Budget = z.enum(["smoke", "quick", "paper"]);
@@ -93,6 +94,12 @@ export interface MethodContext {
   /** Registry name or file name, used for per-model defaults (λ). */
   modelName: string;
   log?: (msg: string) => void;
+  /**
+   * Keep a checkpoint after each reconstructed unit and continue from one (the key must name the
+   * whole computation: method config, model, calibration sample); the caller removes it once
+   * the result is stored.
+   */
+  checkpoint?: CheckpointSpec;
 }
 
 /** What a method returns. */

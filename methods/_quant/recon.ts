@@ -56,6 +56,7 @@ import { execute, neededNodes } from "../../models/execute.ts";
 import type { Graph, Node, Unit } from "../../models/graph.ts";
 import { bernoulliMask } from "./mask.ts";
 import { ActivationObserver } from "./observers.ts";
+import { type CheckpointSpec, loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
 import type { ActQuantizer, QuantModel } from "./quantized_model.ts";
 
 /** Options of {@linkcode reconstruct}. Defaults are the official ones. */
@@ -301,6 +302,7 @@ export async function reconstruct(
   o: ReconOptions,
   hooks: ReconHooks = {},
   log: (msg: string) => void = () => {},
+  checkpoint?: CheckpointSpec,
 ): Promise<UnitReport[]> {
   const g = model.graph;
   const N = images.shape[0];
@@ -316,6 +318,22 @@ export async function reconstruct(
   const executed = new Set<Node>();
   const reports: UnitReport[] = [];
   let fpLogitsAll: Tensor | null = null;
+  let start = 0;
+  const unitNames = units.map((u) => u.name);
+  const ckpt = checkpoint;
+  // Besides the caller's key, a checkpoint must match every option of the loop and the units.
+  const identity = JSON.stringify([o, unitNames]);
+  if (ckpt) {
+    const resumed = await loadCheckpoint(ckpt, model, identity, log);
+    if (resumed) {
+      start = resumed.unitsDone;
+      rng.restore(resumed.rng);
+      maskRng.restore(resumed.maskRng);
+      reports.push(...resumed.reports);
+      for (const u of units.slice(0, start)) for (const n of u.nodes) executed.add(n);
+      log(`resumed from a checkpoint in ${ckpt.dir}: ${start}/${units.length} units done`);
+    }
+  }
 
   const advance = (stream: Stream, names: string[], quant: boolean) => {
     const missing = names.filter((v) => !stream.values.has(v));
@@ -339,7 +357,7 @@ export async function reconstruct(
     for (const n of nodes) executed.add(n);
   };
 
-  for (let ui = 0; ui < units.length; ui++) {
+  for (let ui = start; ui < units.length; ui++) {
     const unit = units[ui];
     const t0 = performance.now();
     advance(qs, unit.inputs, true);
@@ -572,6 +590,9 @@ export async function reconstruct(
           rep.seconds.toFixed(1)
         } s`,
     );
+    if (ckpt) {
+      await saveCheckpoint(ckpt, model, identity, ui + 1, rng.state(), maskRng.state(), reports);
+    }
   }
   qs.dispose();
   fs.dispose();

@@ -1,0 +1,205 @@
+/**
+ * Unit-level checkpoints of a reconstruction: after each finished unit, the quantizers' state
+ * (frozen weights, weight and activation parameters, switches), both generators' states and the
+ * unit reports are written to `<dir>/<sha256(key)>.{json,bin}` (the JSON last, by rename, so a
+ * kill mid-write leaves the previous checkpoint intact). A run that finds a checkpoint with its
+ * key continues after the last finished unit and ends bit-identical to an uninterrupted run
+ * (`checkpoint_test.ts`). The key names the whole computation (method config, model, calibration
+ * sample); the caller removes the checkpoint once the run's result is stored.
+ *
+ * @module
+ */
+import { createHash } from "node:crypto";
+import { keep, type RandomState, upload } from "../../runtime/mod.ts";
+import type { QuantModel } from "./quantized_model.ts";
+import type { UnitReport } from "./recon.ts";
+
+/** Where and under which identity to keep a run's checkpoint. */
+export interface CheckpointSpec {
+  dir: string;
+  /** Everything that determines the computation, as one string. */
+  key: string;
+}
+
+interface Saved {
+  version: 1;
+  key: string;
+  /** The loop's options and unit names (a checkpoint written by other code does not match). */
+  identity: string;
+  unitsDone: number;
+  rng: RandomState;
+  maskRng: RandomState;
+  reports: UnitReport[];
+  weights: {
+    node: string;
+    enabled: boolean;
+    scale: [number, number];
+    zeroPoint: [number, number];
+    frozen: [number, number] | null;
+  }[];
+  acts: {
+    value: string;
+    scale: number | null;
+    zeroPoint: number;
+    inited: boolean;
+    enabled: boolean;
+  }[];
+}
+
+/** What a resumed run continues from. */
+export interface Resumed {
+  unitsDone: number;
+  rng: RandomState;
+  maskRng: RandomState;
+  reports: UnitReport[];
+}
+
+const paths = (spec: CheckpointSpec) => {
+  const id = createHash("sha256").update(spec.key).digest("hex").slice(0, 32);
+  return { json: `${spec.dir}/${id}.json`, bin: `${spec.dir}/${id}.bin` };
+};
+
+/** Writes the state after `unitsDone` finished units. */
+export async function saveCheckpoint(
+  spec: CheckpointSpec,
+  model: QuantModel,
+  identity: string,
+  unitsDone: number,
+  rng: RandomState,
+  maskRng: RandomState,
+  reports: UnitReport[],
+): Promise<void> {
+  const chunks: Float32Array[] = [];
+  let offset = 0;
+  const put = (a: Float32Array): [number, number] => {
+    chunks.push(a);
+    offset += a.length;
+    return [offset - a.length, a.length];
+  };
+  const weights: Saved["weights"] = [];
+  for (const [node, q] of model.weights) {
+    weights.push({
+      node,
+      enabled: q.enabled,
+      scale: put(await q.scale.data() as Float32Array),
+      zeroPoint: put(await q.zeroPoint.data() as Float32Array),
+      frozen: q.frozen ? put(await q.frozen.data() as Float32Array) : null,
+    });
+  }
+  const acts: Saved["acts"] = [];
+  for (const [value, q] of model.acts) {
+    acts.push({
+      value,
+      scale: q.scale ? (await q.scale.data())[0] : null,
+      zeroPoint: q.zeroPoint,
+      inited: q.inited,
+      enabled: q.enabled,
+    });
+  }
+  const blob = new Float32Array(offset);
+  let o = 0;
+  for (const c of chunks) {
+    blob.set(c, o);
+    o += c.length;
+  }
+  const saved: Saved = {
+    version: 1,
+    key: spec.key,
+    identity,
+    unitsDone,
+    rng,
+    maskRng,
+    reports,
+    weights,
+    acts,
+  };
+  const p = paths(spec);
+  await Deno.mkdir(spec.dir, { recursive: true });
+  // The binary goes under a name of its own, referenced by the JSON, so the pair swaps at once.
+  const bin = `${p.bin.split("/").pop()}.${unitsDone}`;
+  await Deno.writeFile(`${spec.dir}/${bin}`, new Uint8Array(blob.buffer));
+  await Deno.writeTextFile(`${p.json}.tmp`, JSON.stringify({ ...saved, bin }));
+  let previous: string | null = null;
+  try {
+    previous = (JSON.parse(await Deno.readTextFile(p.json)) as { bin: string }).bin;
+  } catch { /* first checkpoint */ }
+  await Deno.rename(`${p.json}.tmp`, p.json);
+  if (previous && previous !== bin) await Deno.remove(`${spec.dir}/${previous}`).catch(() => {});
+}
+
+/**
+ * Restores the state of the checkpoint with this key and identity, if there is one; returns
+ * null (and restores nothing) otherwise: none, or one written with other loop options or units
+ * (other code; it is logged and will be overwritten). Throws on a checkpoint that exists but
+ * cannot be read.
+ */
+export async function loadCheckpoint(
+  spec: CheckpointSpec,
+  model: QuantModel,
+  identity: string,
+  log: (msg: string) => void = () => {},
+): Promise<Resumed | null> {
+  const p = paths(spec);
+  let text: string;
+  try {
+    text = await Deno.readTextFile(p.json);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return null;
+    throw e;
+  }
+  let s: Saved & { bin: string };
+  try {
+    s = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`checkpoint ${p.json} is not valid JSON (${(e as Error).message}); remove it`);
+  }
+  if (s.version !== 1 || s.key !== spec.key || s.identity !== identity) {
+    log(`checkpoint ${p.json} was written with other options or units: starting over`);
+    return null;
+  }
+  const blob = new Float32Array((await Deno.readFile(`${spec.dir}/${s.bin}`)).buffer);
+  const view = ([o, n]: [number, number]) => blob.subarray(o, o + n);
+  for (const w of s.weights) {
+    const q = model.weights.get(w.node);
+    if (!q) throw new Error(`checkpoint ${p.json}: no weight quantizer ${w.node} in this model`);
+    const backend = q.scale.backend;
+    const replace = (old: { dispose(): void }, data: Float32Array, shape: readonly number[]) => {
+      old.dispose();
+      return keep(upload(data.slice(), shape, backend));
+    };
+    q.scale = replace(q.scale, view(w.scale), q.scale.shape);
+    q.zeroPoint = replace(q.zeroPoint, view(w.zeroPoint), q.zeroPoint.shape);
+    q.qparams = { scale: view(w.scale).slice(), zeroPoint: view(w.zeroPoint).slice() };
+    q.v?.dispose();
+    q.v = null;
+    q.frozen?.dispose();
+    q.frozen = w.frozen
+      ? keep(
+        upload(view(w.frozen).slice(), model.graph.initializers.get(q.site.weight)!.shape, backend),
+      )
+      : null;
+    q.enabled = w.enabled;
+  }
+  for (const a of s.acts) {
+    const q = model.acts.get(a.value);
+    if (!q) {
+      throw new Error(`checkpoint ${p.json}: no activation quantizer ${a.value} in this model`);
+    }
+    if (a.scale !== null) model.setActParams(a.value, a.scale, a.zeroPoint);
+    q.inited = a.inited;
+    q.enabled = a.enabled;
+  }
+  return { unitsDone: s.unitsDone, rng: s.rng, maskRng: s.maskRng, reports: s.reports };
+}
+
+/** Removes a run's checkpoint (after its result is stored). */
+export async function removeCheckpoint(spec: CheckpointSpec): Promise<void> {
+  const p = paths(spec);
+  try {
+    const { bin } = JSON.parse(await Deno.readTextFile(p.json)) as { bin: string };
+    await Deno.remove(`${spec.dir}/${bin}`).catch(() => {});
+    await Deno.remove(p.json);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+}
