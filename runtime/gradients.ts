@@ -189,5 +189,6 @@ export const GRADS: { [O in Op]: Rule<O> } & { reshape: Rule<"transpose"> } = {
     null,
   ],
   fakeQuantBackward: noSecondOrder("fakeQuantBackward"),
+  randomMask: none,
   reshape: (g, [x]) => [m.reshape(g, x.shape)],
 };

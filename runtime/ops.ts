@@ -112,6 +112,14 @@ export interface OpAttrs {
    * (the composite takes four over tensors as large as a network's widest activation).
    */
   clipBackward: { lo: number; hi: number };
+  // random
+  /**
+   * A 0/1 mask of the input's shape (its values are not read), 1 with probability `p`: element
+   * `i` is 1 when `h(h(i ^ k0) ^ k1) < floor(p * 2^32)` for the 32-bit integer hash `h`
+   * (lowbias32) and keys `k0`, `k1` (u32). Counter-based, so every backend computes the same
+   * mask in parallel; callers draw the keys from a seeded generator.
+   */
+  randomMask: { p: number; k0: number; k1: number };
 }
 
 /** A primitive op name. */
@@ -393,6 +401,16 @@ export const INFER: { [O in Op]: InferRule<O> } = {
       throw new TypeError("fakeQuant expects three f32 inputs: x, scale, zeroPoint");
     }
     return { shape: ins.map((t) => [...t.shape]).reduce(broadcastShapes), dtype: "f32" };
+  },
+  randomMask: ([x], { p, k0, k1 }) => {
+    if (!x) throw new TypeError("randomMask expects one input (the shape to fill)");
+    if (!(p >= 0 && p <= 1)) throw new RangeError(`randomMask: p must be in [0, 1], got ${p}`);
+    for (const k of [k0, k1]) {
+      if (!Number.isInteger(k) || k < 0 || k > 0xffffffff) {
+        throw new RangeError(`randomMask: keys must be u32 integers, got ${k}`);
+      }
+    }
+    return { shape: [...x.shape], dtype: "f32" };
   },
   clipBackward: ([g, x]) => {
     if (!g || !x || g.dtype !== "f32" || x.dtype !== "f32" || g.shape.join() !== x.shape.join()) {

@@ -78,3 +78,37 @@ Deno.test("a whole training step on cpu is bit-identical for the same seed", () 
   assertEquals(a, b);
   assert(a.some((v, i) => v !== c[i]), "different seeds trained identically");
 });
+
+Deno.test("randomMask: 0/1 with the asked probability, deterministic per key, independent of the values", () => {
+  const n = 1 << 20;
+  const x = r.zeros([n]);
+  const mask = (p: number, k0: number, k1: number, t = x) =>
+    r.runOp("randomMask", [t], { p, k0, k1 }).dataSync() as Float32Array;
+  for (const p of [0.1, 0.5, 0.9]) {
+    const m = mask(p, 12345, 678);
+    let ones = 0, pairs = 0;
+    for (let i = 0; i < n; i++) {
+      assert(m[i] === 0 || m[i] === 1);
+      ones += m[i];
+      if (i > 0) pairs += m[i] * m[i - 1];
+    }
+    const sd = Math.sqrt(n * p * (1 - p));
+    assert(Math.abs(ones - n * p) < 5 * sd, `p=${p}: ${ones} ones of ${n}`);
+    // neighbouring elements are independent: P(both) = p²
+    const sdPairs = Math.sqrt(n * p * p * (1 - p * p));
+    assert(Math.abs(pairs - n * p * p) < 6 * sdPairs, `p=${p}: ${pairs} adjacent pairs`);
+  }
+  assertEquals(
+    Array.from(mask(0.5, 1, 2)),
+    Array.from(mask(0.5, 1, 2, new r.Random(3).randn([n]))),
+  );
+  const a = mask(0.5, 1, 2), b = mask(0.5, 1, 3), c = mask(0.5, 2, 2);
+  let ab = 0, ac = 0;
+  for (let i = 0; i < n; i++) {
+    ab += +(a[i] === b[i]);
+    ac += +(a[i] === c[i]);
+  }
+  for (const same of [ab, ac]) assert(Math.abs(same - n / 2) < 5 * Math.sqrt(n / 4), `${same}`);
+  assertEquals(mask(0, 1, 2).some((v) => v !== 0), false);
+  assertEquals(mask(1, 1, 2).every((v) => v === 1), true);
+});

@@ -220,7 +220,7 @@ export class QuantModel {
     if (!q || !q.enabled || !q.scale) return value;
     const y = fakeQuant(value, q.scale, q.zeroPoint, q.qmin, q.qmax);
     if (!this.drop || this.drop.prob <= 0) return y;
-    const mask = bernoulliMask(value.shape, this.drop.prob, this.drop.rng, value.backend);
+    const mask = bernoulliMask(value, this.drop.prob, this.drop.rng);
     return where(mask, value, y);
   };
 

@@ -445,7 +445,7 @@ export async function reconstruct(
             ? Object.fromEntries(
               Object.entries(qIn).map(([k, v]) => [
                 k,
-                where(bernoulliMask(v.shape, o.inputMixProb, maskRng, v.backend), v, fIn[k]),
+                where(bernoulliMask(v, o.inputMixProb, maskRng), v, fIn[k]),
               ]),
             )
             : qIn;

@@ -792,6 +792,39 @@ function clipBackwardK(
   return y;
 }
 
+/**
+ * The random mask's threshold test: `h(h(i ^ k0) ^ k1) < thr` (unsigned) with lowbias32 as `h`,
+ * written once here and once in WGSL (`webgpu/pointwise.ts`); no loop-carried state, so the
+ * iterations overlap (~1 ns an element).
+ */
+function randomMaskK([x]: CpuIn[], { p, k0, k1 }: OpAttrs["randomMask"], out: OutInfo): HostArray {
+  const y = alloc(out);
+  const n = x.data.length;
+  // Unsigned `h < thr` as a signed comparison of both sides with the top bit flipped.
+  const thr = maskThreshold(p);
+  if (thr === 4294967296) return y.fill(1);
+  const ts = thr - 2147483648;
+  for (let i = 0; i < n; i++) {
+    let h = i ^ k0;
+    h ^= h >>> 16;
+    h = Math.imul(h, 0x7feb352d);
+    h ^= h >>> 15;
+    h = Math.imul(h, 0x846ca68b);
+    h ^= h >>> 16;
+    h ^= k1;
+    h ^= h >>> 16;
+    h = Math.imul(h, 0x7feb352d);
+    h ^= h >>> 15;
+    h = Math.imul(h, 0x846ca68b);
+    h ^= h >>> 16;
+    y[i] = +((h ^ -2147483648) < ts);
+  }
+  return y;
+}
+
+/** `floor(p * 2^32)`: the hash values below it make a 1 (2^32 at p = 1: every value). */
+export const maskThreshold = (p: number): number => Math.floor(p * 4294967296);
+
 /*
  * Fused fake-quant. The forward rounds to f32 after every step exactly as the composite
  * (div, roundSte, add, clip, sub, mul, each stored in a Float32Array) does, so the two agree
@@ -1013,6 +1046,7 @@ export const CPU_KERNELS: { [O in Op]: Kernel<O> } = {
   roundSte: unaryK("roundSte"),
   clip: clipK,
   clipBackward: clipBackwardK,
+  randomMask: randomMaskK,
   add: binaryK("add"),
   sub: binaryK("sub"),
   mul: binaryK("mul"),

@@ -14,6 +14,7 @@ import {
   expand,
   fakeQuant,
   fakeQuantBackward,
+  randomMask,
   unary,
   where,
 } from "./pointwise.ts";
@@ -100,4 +101,5 @@ export const GPU_KERNELS: { [O in Op]: GpuKernel<O> } = {
   fakeQuant: (c, [x, s, z], a, out) => fakeQuant(c, x, s, z, a, out),
   fakeQuantBackward: (c, [g, x, s, z], a, out) => fakeQuantBackward(c, g, x, s, z, a, out),
   clipBackward: (c, [g, x], a, out) => clipBackward(c, g, x, a, out),
+  randomMask: (c, [x], a, out) => randomMask(c, x, a, out),
 };

@@ -27,6 +27,15 @@ import {
 /** WGSL helpers the expressions may call. */
 const PRELUDE = `
 fn inf_() -> f32 { return bitcast<f32>(0x7f800000u); }
+fn mask_h_(v: u32) -> u32 {
+  var h = v;
+  h ^= h >> 16u;
+  h *= 0x7feb352du;
+  h ^= h >> 15u;
+  h *= 0x846ca68bu;
+  h ^= h >> 16u;
+  return h;
+}
 fn nan_() -> f32 { return bitcast<f32>(0x7fc00000u); }
 fn erf_(x: f32) -> f32 {
   let z = abs(x);
@@ -306,5 +315,32 @@ export function clipBackward(
     "v0 * select(0.0, 1.0, v1 >= bitcast<f32>(P[1]) && v1 <= bitcast<f32>(P[2]))",
     out,
     [f32Bits(a.lo), f32Bits(a.hi)],
+  );
+}
+
+/**
+ * The counter-based random mask (see `randomMask` in ops.ts): lowbias32 twice on the element
+ * index and the two keys (in the params); the threshold is part of the expression (one pipeline
+ * per probability). The input is bound only for its shape.
+ */
+export function randomMask(
+  ctx: Ctx,
+  x: GpuIn,
+  a: { p: number; k0: number; k1: number },
+  out: OutInfo,
+): GpuStorage {
+  const thr = Math.floor(a.p * 4294967296);
+  const test = thr >= 4294967296
+    ? "true"
+    : `mask_h_(mask_h_(u32(i) ^ bitcast<u32>(P[1])) ^ bitcast<u32>(P[2])) < ${thr}u`;
+  return pointwise(
+    ctx,
+    "randomMask",
+    [x],
+    [x.dtype],
+    "f32",
+    `select(0.0, 1.0, ${test})`,
+    out,
+    [a.k0 >>> 0, a.k1 >>> 0],
   );
 }

@@ -106,6 +106,11 @@ Deno.test({
     const g6 = { data: Float32Array.from([1, 2, 3, 4, 5, 6]), shape: [6] };
     await checkOp("clipBackward", [g6, edges], { lo: -0.5, hi: 0.7 });
     await checkOp("clipBackward", [randn([3, 17]), x], { lo: -0.5, hi: 0.7 });
+    // Counter-based masks: the same bits on both backends (large enough to use 2-D dispatch).
+    const big = { data: new Float32Array(70000 * 64 + 3), shape: [70000 * 64 + 3] };
+    for (const [p, k0, k1] of [[0.5, 1, 2], [0.3, 0xfffffffe, 0x80000001], [1, 5, 6], [0, 5, 6]]) {
+      await checkOp("randomMask", [big], { p, k0, k1 }, 0);
+    }
     await checkOp("exp", [{ data: Float32Array.from([1.5]), shape: [] }], {});
   },
 });
