@@ -127,7 +127,16 @@ const tq = performance.now();
 // A killed run continues after its last reconstructed unit (the key names the computation).
 const checkpoint = {
   dir: a.checkpoints!,
-  key: JSON.stringify(["quantize", path, method.id, config, cs.hash, backend.name]),
+  key: JSON.stringify([
+    "quantize",
+    path,
+    // a replaced model file does not resume the old file's run
+    [(await Deno.stat(path)).size, (await Deno.stat(path)).mtime?.getTime()],
+    method.id,
+    config,
+    cs.hash,
+    backend.name,
+  ]),
 };
 const res = await method.run(
   { graph, bn, calib: calib!, modelName: name, log, checkpoint },
