@@ -31,6 +31,7 @@ import { methodById } from "./mod.ts";
 import { parseConfig } from "./_quant/config.ts";
 import { calibSizeOf } from "./_quant/baseline.ts";
 import { removeCheckpoint } from "./_quant/checkpoint.ts";
+import { gitCommit } from "../papers/runner.ts";
 import { evaluate, type LabelledBatch } from "./_quant/eval.ts";
 import { toQdqOnnx } from "./_quant/qdq.ts";
 
@@ -68,6 +69,8 @@ if (!a.model || !a.method) {
 const backend = await useBackend(a.backend!);
 
 const started = new Date().toISOString();
+// The code this run uses, read now (a long run's checkout may move on meanwhile).
+const commit = gitCommit();
 const t0 = performance.now();
 let peakRss = 0;
 const sample = () => (peakRss = Math.max(peakRss, Deno.memoryUsage().rss));
@@ -130,8 +133,7 @@ const checkpoint = {
   key: JSON.stringify([
     "quantize",
     path,
-    // a replaced model file does not resume the old file's run
-    [(await Deno.stat(path)).size, (await Deno.stat(path)).mtime?.getTime()],
+    graph.source?.sha256, // a replaced model file does not resume the old file's run
     method.id,
     config,
     cs.hash,
@@ -205,6 +207,11 @@ log(
 sample();
 const record = {
   schema: "ptq-bench/quantize@1",
+  versions: {
+    ptq_bench: commit,
+    deno: Deno.version.deno,
+    onnxruntime: ort.env.versions.node ?? ort.env.versions.common,
+  },
   model: { name, path, sha256: graph.source?.sha256 },
   method: method.id,
   bits: { w: Number(a.w), a: Number(a.a) },

@@ -291,7 +291,7 @@ export async function executeRun(
       versions: {
         ptq_bench: commit,
         deno: Deno.version.deno,
-        onnxruntime: "1.30.0",
+        onnxruntime: ort.env.versions.node ?? ort.env.versions.common,
       },
       started,
       wall_s: round2((performance.now() - t0) / 1000),
