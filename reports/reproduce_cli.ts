@@ -56,11 +56,17 @@ async function main(): Promise<number> {
   const suites = (values.suite ?? ["proxy"]).map((s) => SuiteSchema.parse(s)) as Suite[];
   // Fails early, with the reason, where the backend is unknown or has no adapter.
   await backendByName(values.backend);
+  // Every paper name is checked before anything runs (a stray word, such as a second cell
+  // given without its own --cells, would otherwise fail only after the first paper's runs).
+  const unknown = positionals.filter((p) => !PAPERS[p]);
+  if (unknown.length) {
+    throw new RangeError(
+      `Unknown paper${unknown.length > 1 ? "s" : ""} ${unknown.map((u) => `"${u}"`).join(", ")}; ` +
+        `known: ${Object.keys(PAPERS).join(", ")} (give each cell filter its own --cells)`,
+    );
+  }
   let failed = 0;
   for (const paper of positionals) {
-    if (!PAPERS[paper]) {
-      throw new RangeError(`Unknown paper "${paper}"; known: ${Object.keys(PAPERS)}`);
-    }
     const t0 = performance.now();
     const s = await reproduce({
       paper,

@@ -1,0 +1,30 @@
+import { assert, assertEquals } from "../papers/_testing.ts";
+
+Deno.test("reproduce refuses unknown paper names before running anything", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    // A second cell filter without its own --cells is a positional, i.e. a paper name.
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        new URL("./reproduce_cli.ts", import.meta.url).pathname,
+        "mrecg",
+        "--cells",
+        "mobilenetv2/w2a4/qdrop",
+        "mobilenetv2/w2a4/brecq",
+        "--results",
+        dir,
+        "--no-report",
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const err = new TextDecoder().decode(out.stderr);
+    assert(out.code !== 0, "exit code");
+    assert(err.includes('Unknown paper "mobilenetv2/w2a4/brecq"'), err);
+    assertEquals([...Deno.readDirSync(dir)].length, 0);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
