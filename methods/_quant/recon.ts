@@ -321,8 +321,9 @@ export async function reconstruct(
   let start = 0;
   const unitNames = units.map((u) => u.name);
   const ckpt = checkpoint;
-  // Besides the caller's key, a checkpoint must match every option of the loop and the units.
-  const identity = JSON.stringify([o, unitNames]);
+  // Besides the caller's key, a checkpoint must match every option of the loop, the units and
+  // the model file (a replaced file starts over).
+  const identity = JSON.stringify([o, unitNames, g.source?.sha256 ?? null]);
   if (ckpt) {
     const resumed = await loadCheckpoint(ckpt, model, identity, log);
     if (resumed) {
