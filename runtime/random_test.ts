@@ -112,3 +112,13 @@ Deno.test("randomMask: 0/1 with the asked probability, deterministic per key, in
   assertEquals(mask(0, 1, 2).some((v) => v !== 0), false);
   assertEquals(mask(1, 1, 2).every((v) => v === 1), true);
 });
+
+Deno.test("a restored state continues the same sequence, Box-Muller's spare included", () => {
+  const g = new r.Random(9);
+  g.normal(); // leaves a spare normal behind
+  const st = g.state();
+  const a = [g.normal(), g.nextU32(), g.normal(), g.uniform()];
+  const h = new r.Random(1);
+  h.restore(JSON.parse(JSON.stringify(st)));
+  assertEquals([h.normal(), h.nextU32(), h.normal(), h.uniform()], a);
+});
