@@ -1,13 +1,14 @@
 /**
  * `deno task quantize --model NAME|FILE.onnx --method ID --w BITS --a BITS [--budget smoke|quick|paper]
- * [--seed N] [--iters N] [--calib-size N] [--checkpoints DIR] [--calib DIR] [--data DIR] [--limit N] [--out FILE.onnx]
+ * [--seed N] [--iters N] [--calib-size N] [--config JSON] [--checkpoints DIR] [--calib DIR] [--data DIR] [--limit N] [--out FILE.onnx]
  * [--json FILE] [--backend cpu|webgpu]`
  *
  * A killed run continues after its last reconstructed unit from a checkpoint in `--checkpoints DIR`
  * (default `out/checkpoints`), removed when the run completes.
  *
- * `--iters` / `--calib-size` override the budget's iterations per unit and calibration images
- * (the resolved values are in the JSON record's `config`).
+ * `--iters` / `--calib-size` override the budget's iterations per unit and calibration images;
+ * `--config '{"k": 7}'` sets any other field of the method's config (validated by its schema).
+ * The resolved values are in the JSON record's `config`.
  *
  * Loads the model (registry name or ONNX file; BN folded), draws the calibration sample (seeded)
  * from `--calib` (default: the shared ImageNet calibration folder), runs the method with
@@ -57,6 +58,7 @@ const { values: a } = parseArgs({
     iters: { type: "string" },
     checkpoints: { type: "string", default: "out/checkpoints" },
     "calib-size": { type: "string" },
+    config: { type: "string" },
   },
 });
 if (!a.model || !a.method) {
@@ -101,7 +103,22 @@ if (a.model.endsWith(".onnx")) {
 }
 const { graph, bn } = foldBatchNorm(loadOnnx(path));
 const method = methodById(a.method);
+// `--config JSON`: any other field of the method's config (checked by its zod schema).
+let extra: Record<string, unknown> = {};
+if (a.config !== undefined) {
+  try {
+    extra = JSON.parse(a.config);
+  } catch (e) {
+    console.error(`--config is not valid JSON: ${(e as Error).message}`);
+    Deno.exit(2);
+  }
+  if (typeof extra !== "object" || extra === null || Array.isArray(extra)) {
+    console.error("--config must be a JSON object of config fields");
+    Deno.exit(2);
+  }
+}
 const rawConfig = {
+  ...extra,
   wBits: Number(a.w),
   aBits: Number(a.a),
   budget: a.budget,
@@ -110,7 +127,13 @@ const rawConfig = {
   ...(a.iters !== undefined ? { iters: Number(a.iters) } : {}),
   ...(a["calib-size"] !== undefined ? { calibSize: Number(a["calib-size"]) } : {}),
 };
-const config = parseConfig(method.config, rawConfig, method.id) as Record<string, unknown>;
+let config: Record<string, unknown>;
+try {
+  config = parseConfig(method.config, rawConfig, method.id) as Record<string, unknown>;
+} catch (e) {
+  console.error(`quantize: ${(e as Error).message}`);
+  Deno.exit(2);
+}
 const nCalib = calibSizeOf(config as { budget: "smoke" | "quick" | "paper"; calibSize?: number });
 log(
   `model ${name} (${path}), method ${method.id}, W${a.w}A${a.a}, budget ${a.budget}, ${nCalib} calibration images`,
