@@ -150,13 +150,13 @@ log(`calibration ${cs.n} images, ids sha256 ${cs.hash.slice(0, 16)}…`);
 
 // Quantize.
 const tq = performance.now();
-// A killed run continues after its last reconstructed unit (the key names the computation).
+// A killed run continues after its last reconstructed unit (the key names the computation; the
+// loop itself checks the options, units and model file's sha256 before resuming).
 const checkpoint = {
   dir: a.checkpoints!,
   key: JSON.stringify([
     "quantize",
     path,
-    graph.source?.sha256, // a replaced model file does not resume the old file's run
     method.id,
     config,
     cs.hash,
