@@ -14,6 +14,11 @@
  * | smoke | 20 | ≤ 64 images | the first seed | ≤ 500 images |
  * | quick | 2,000 (a tenth of the papers' 20,000) | the paper's | 3 | all |
  * | paper | the recipe's (20,000 for PD-Quant and MRECG) | the paper's | the recipe's | all |
+ * | custom | given (`--iters N`) | the paper's, or given (`--calib-n N`) | the recipe's (`--seeds N` takes the first N) | all |
+ *
+ * `custom` is for a machine where `quick` is too slow (a CPU on the 224² ImageNet models): its
+ * records say how far they are from the paper's setup (`config.iters`, `config.calib_n`), and a
+ * report never averages runs of different custom settings.
  *
  * Config keys listed in a recipe's `scaled_by_budget` (e.g. PD-Quant's 500 DC steps) shrink by
  * the same factor as the iterations.
@@ -182,7 +187,49 @@ export const BUDGETS: Readonly<Record<BudgetName, Budget>> = {
     iters: (n) => n,
     note: "the paper's iterations, calibration size and seeds",
   },
+  custom: {
+    name: "custom",
+    iters: (n) => n, // replaced by the override's iterations
+    note: "iterations per unit (and calibration size) chosen for the machine; see each record",
+  },
 };
+
+/** The settings a `custom` budget takes from the command line. */
+export interface BudgetOverride {
+  /** Iterations per reconstruction unit (required). */
+  iters: number;
+  /** Calibration images (default: the recipe's, capped by the suite's data). */
+  calibration?: number;
+}
+
+/**
+ * A budget as people read it: the name, and for `custom` its iterations per unit and (when
+ * known) calibration size, e.g. "custom (100 it/unit, 256 calib)".
+ */
+export function budgetText(budget: string, override?: Partial<BudgetOverride>): string {
+  if (budget !== "custom" || override?.iters === undefined) return budget;
+  const calib = override.calibration === undefined ? "" : `, ${override.calibration} calib`;
+  return `custom (${override.iters} it/unit${calib})`;
+}
+
+/** Checks that an override goes with the `custom` budget and only with it. */
+export function checkOverride(budget: BudgetName, override?: BudgetOverride): void {
+  if (budget === "custom") {
+    if (!override || !(Number.isInteger(override.iters) && override.iters >= 0)) {
+      throw new RangeError(
+        "budget custom needs the iterations per unit (--iters N, a non-negative integer)",
+      );
+    }
+    const c = override.calibration;
+    if (c !== undefined && !(Number.isInteger(c) && c >= 1)) {
+      throw new RangeError(`--calib-n must be a positive integer (got ${c})`);
+    }
+  } else if (override) {
+    throw new RangeError(
+      `--iters / --calib-n set a custom budget; they do not go with --budget ${budget}`,
+    );
+  }
+}
 
 // ---------------------------------------------------------------------------------------------
 // Recipes
@@ -284,9 +331,11 @@ export function resolveConfig(
   budget: BudgetName,
   bits: { w: number; a: number },
   calibrationN: number,
+  override?: BudgetOverride,
 ): Record<string, JsonValue> {
+  checkOverride(budget, override);
   const full = recipe.fixed.iters_per_unit;
-  const iters = BUDGETS[budget].iters(full);
+  const iters = override ? override.iters : BUDGETS[budget].iters(full);
   const config: Record<string, JsonValue> = { ...recipe.fixed.config };
   for (const key of recipe.fixed.scaled_by_budget) {
     const v = config[key];
@@ -315,7 +364,9 @@ export function planCell(
   suite: Suite,
   budgetName: BudgetName,
   meta: PaperMeta,
+  override?: BudgetOverride,
 ): Plan {
+  checkOverride(budgetName, override);
   if (!recipe) {
     return {
       ok: false,
@@ -364,10 +415,10 @@ export function planCell(
     budget.calibrationMax ?? Infinity,
     SUITE_DATA[suite].calibration_max ?? Infinity,
   );
-  const n = Math.min(recipe.fixed.calibration.n, cap);
+  const n = Math.min(override?.calibration ?? recipe.fixed.calibration.n, cap);
   const seeds = recipe.fixed.seeds.slice(0, budget.seeds ?? recipe.fixed.seeds.length);
   const bits = { w: cell.w_bits, a: cell.a_bits };
-  const config = resolveConfig(recipe, budgetName, bits, n);
+  const config = resolveConfig(recipe, budgetName, bits, n, override);
   const runs = seeds.map((seed): RunSpec => {
     const spec = {
       paper: cell.paper,

@@ -1,6 +1,7 @@
-import { assert, assertEquals } from "./_testing.ts";
+import { assert, assertEquals, assertThrows } from "./_testing.ts";
 import {
   BUDGETS,
+  budgetText,
   cellId,
   explainMissing,
   PAPERS,
@@ -9,6 +10,8 @@ import {
   recipeFor,
   runKey,
 } from "./mod.ts";
+import { methodOf, toMethodConfig } from "./method_config.ts";
+import { methodById } from "../methods/mod.ts";
 
 const { pdquant, mrecg } = PAPERS;
 const cell = (id: string) => {
@@ -51,6 +54,48 @@ Deno.test("budgets scale iterations and DC steps, and machine settings stay out 
   assertEquals(paper.runs[0].config.T, 1);
   assertEquals(BUDGETS.quick.iters(20000), 2000);
   assertEquals(paper.runs[0].key, runKey(paper.runs[0]));
+});
+
+Deno.test("a custom budget takes the given iterations and calibration size, and only it does", () => {
+  const c = cell("pdquant/mobilenetv2/w4a4/pdquant");
+  const r = recipeFor(pdquant.recipes, c);
+  const custom = planCell(c, r, "imagenet-subset", "custom", pdquant.meta, {
+    iters: 100,
+    calibration: 256,
+  });
+  const quick = planCell(c, r, "imagenet-subset", "quick", pdquant.meta);
+  assert(custom.ok && quick.ok);
+  assertEquals(custom.runs.map((x) => x.seed), [1005, 1006, 1007]);
+  assertEquals(custom.runs[0].budget, "custom");
+  assertEquals(custom.runs[0].config.iters, 100);
+  assertEquals(custom.runs[0].config.calib_n, 256);
+  assertEquals(custom.runs[0].calibration.n, 256);
+  assertEquals(custom.runs[0].config.dc_steps, 3); // 500 × 100 / 20000, rounded
+  assert(custom.runs[0].key !== quick.runs[0].key);
+  // The recipe's calibration size when none is given (capped by the suite's 1,000 images).
+  const dflt = planCell(c, r, "imagenet-subset", "custom", pdquant.meta, { iters: 100 });
+  assert(dflt.ok);
+  assertEquals(dflt.runs[0].calibration.n, 1000);
+  const throwsWith = (fn: () => unknown, text: string) => {
+    const e = assertThrows(fn);
+    assert(e instanceof RangeError && e.message.includes(text), e.message);
+  };
+  throwsWith(() => planCell(c, r, "proxy", "custom", pdquant.meta), "--iters");
+  throwsWith(() => planCell(c, r, "proxy", "smoke", pdquant.meta, { iters: 5 }), "--budget smoke");
+  throwsWith(
+    () => planCell(c, r, "proxy", "custom", pdquant.meta, { iters: 5, calibration: 0 }),
+    "--calib-n",
+  );
+  assertEquals(
+    budgetText("custom", { iters: 100, calibration: 256 }),
+    "custom (100 it/unit, 256 calib)",
+  );
+  assertEquals(budgetText("quick"), "quick");
+  // The method gets exactly these iterations and images (its own budget field only has defaults).
+  const run = custom.runs[0];
+  const mc = toMethodConfig(run.method, run.config, { budget: run.budget, seed: run.seed });
+  const parsed = methodById(methodOf(run.method).id).config.parse(mc) as Record<string, unknown>;
+  assertEquals([parsed.iters, parsed.calibSize, parsed.dcSteps], [100, 256, 3]);
 });
 
 Deno.test("ResNet-18 and ResNet-50 share one proxy run", () => {

@@ -35,7 +35,10 @@ export function toMethodConfig(
   extra: { budget: string; seed: number },
 ): Record<string, JsonValue> {
   const { fixed } = methodOf(method);
-  const out: Record<string, JsonValue> = { ...fixed, budget: extra.budget, seed: extra.seed };
+  // A custom budget's iterations and calibration size arrive as `iters` / `calib_n` below, which
+  // override whatever the method's own budget would choose.
+  const budget = extra.budget === "custom" ? "paper" : extra.budget;
+  const out: Record<string, JsonValue> = { ...fixed, budget, seed: extra.seed };
   const observer = (v: JsonValue) => (v === "ema_mse" ? "mse" : v);
   const probToDrop = (v: JsonValue) => 1 - Number(v);
   const map: Record<string, (v: JsonValue) => void> = {

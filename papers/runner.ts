@@ -14,7 +14,14 @@ import { useBackend } from "../runtime/select.ts";
 import { execute } from "../models/mod.ts";
 import { evaluate, methodById, toQdqOnnx } from "../methods/mod.ts";
 import { type CheckpointSpec, removeCheckpoint } from "../methods/_quant/checkpoint.ts";
-import { type Cell, planCell, recipeFor, type RunSpec } from "./cells.ts";
+import {
+  type BudgetOverride,
+  budgetText,
+  type Cell,
+  planCell,
+  recipeFor,
+  type RunSpec,
+} from "./cells.ts";
 import { methodOf, toMethodConfig } from "./method_config.ts";
 import {
   appendRecord,
@@ -35,6 +42,8 @@ export interface ReproduceOptions extends SuitePaths {
   /** Only cells whose id contains one of these strings. */
   cells?: string[];
   budget?: BudgetName;
+  /** The iterations (and calibration size) of a `custom` budget. */
+  override?: BudgetOverride;
   /** Run at most this many seeds of each cell. */
   seeds?: number;
   resultsDir?: string;
@@ -122,6 +131,7 @@ export function planPaper(
   budget: BudgetName,
   filter?: string[],
   maxSeeds?: number,
+  override?: BudgetOverride,
 ): { runs: RunSpec[]; skips: Skip[]; cells: Cell[] } {
   const paper = PAPERS[paperId];
   if (!paper) throw new RangeError(`Unknown paper "${paperId}"; known: ${Object.keys(PAPERS)}`);
@@ -130,7 +140,14 @@ export function planPaper(
   const skips: Skip[] = [];
   for (const suite of suites) {
     for (const cell of cells) {
-      const plan = planCell(cell, recipeFor(paper.recipes, cell), suite, budget, paper.meta);
+      const plan = planCell(
+        cell,
+        recipeFor(paper.recipes, cell),
+        suite,
+        budget,
+        paper.meta,
+        override,
+      );
       if (!plan.ok) {
         skips.push({ cell: cell.id, suite, reason: plan.reason, how: plan.how });
         continue;
@@ -332,7 +349,7 @@ export async function reproduce(o: ReproduceOptions): Promise<ReproduceSummary> 
   const log = o.log ?? ((m: string) => console.error(m));
   const budget = o.budget ?? "smoke";
   const suites = o.suites ?? ["proxy"];
-  const { runs, skips } = planPaper(o.paper, suites, budget, o.cells, o.seeds);
+  const { runs, skips } = planPaper(o.paper, suites, budget, o.cells, o.seeds, o.override);
   const file = resultsPath(o.paper, o.resultsDir);
   const checkpointDir = o.checkpointDir ?? "out/checkpoints";
   await Deno.mkdir(file.replace(/\/[^/]*$/, ""), { recursive: true });
@@ -358,7 +375,9 @@ export async function reproduce(o: ReproduceOptions): Promise<ReproduceSummary> 
   }
   const todo = runs.filter((r) => !done.has(r.key));
   log(
-    `${o.paper}: ${runs.length} runs planned in ${suites.join(", ")} (budget ${budget}); ` +
+    `${o.paper}: ${runs.length} runs planned in ${suites.join(", ")} (budget ${
+      budgetText(budget, o.override)
+    }); ` +
       `${
         runs.length - todo.length
       } already recorded in ${file}; ${skips.length} cell/suite pairs cannot run here`,

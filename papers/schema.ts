@@ -220,6 +220,10 @@ export type Suite = z.infer<typeof SuiteSchema>;
 /** All suites, in report order. */
 export const SUITES: readonly Suite[] = SuiteSchema.options;
 
-/** How much compute a run gets: `smoke` (seconds), `quick` (minutes), `paper` (the paper's). */
-export const BudgetNameSchema = z.enum(["smoke", "quick", "paper"]);
+/**
+ * How much compute a run gets: `smoke` (seconds), `quick` (minutes), `paper` (the paper's), or
+ * `custom` (the iterations per unit and calibration size given on the command line; both are
+ * recorded in the run's config as `iters` and `calib_n`).
+ */
+export const BudgetNameSchema = z.enum(["smoke", "quick", "paper", "custom"]);
 export type BudgetName = z.infer<typeof BudgetNameSchema>;

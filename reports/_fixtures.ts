@@ -21,6 +21,9 @@ export function fakeRecord(p: {
   top1: number;
   fp32: number;
   budget?: ResultRecord["budget"];
+  /** Iterations per unit (default 2000) and calibration images (default 4) of the run. */
+  iters?: number;
+  calibN?: number;
   version?: number;
   units?: number[];
 }): ResultRecord {
@@ -33,9 +36,9 @@ export function fakeRecord(p: {
     method: p.method,
     model: { name: p.model, sha256: SHA },
     bits: { w: p.w, a: p.a },
-    config: { iters: 2000, w_bits: p.w, a_bits: p.a },
+    config: { recipe: { iters: p.iters ?? 2000, w_bits: p.w, a_bits: p.a } },
     seed: p.seed,
-    calibration: { n: 4, ids: [0, 1, 2, 3] },
+    calibration: { n: p.calibN ?? 4, hash: "fixture" },
     budget: p.budget ?? "quick",
     backend: "cpu",
     adapter: "onnxruntime-node 1.30.0",

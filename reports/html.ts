@@ -146,7 +146,9 @@ function claimRows(c: ClaimView): string {
       : "") +
     `<td>${esc(k.suite)} <span class="cls cls-${k.cls}">${k.cls}</span>${
       k.shared ? `<div class="small">run shared with another architecture's claim</div>` : ""
-    }</td><td class="num">${statText(k.better)}</td><td class="num">${statText(k.worse)}</td>` +
+    }${k.budget ? `<div class="small">budget ${esc(k.budget)}</div>` : ""}</td><td class="num">${
+      statText(k.better)
+    }</td><td class="num">${statText(k.worse)}</td>` +
     `<td class="num">${signed(k.gap)}<div class="small">band ±${k.band}</div></td>` +
     `<td><span class="${verdictClass(k.verdict)}">${k.verdict}</span></td></tr>`
   ).join("");
@@ -307,7 +309,8 @@ in between. The standard error combines the seed-to-seed spread and the sampling
 accuracy on its evaluation images (√(p(1−p)/n)), so single-seed runs on a few hundred images get a
 wide band.</li>
 <li>Measured values are the mean ± sample standard deviation over seeds (n runs) of the largest
-budget recorded (paper &gt; quick &gt; smoke). Paper values are percent top-1 as printed.</li>
+budget recorded (paper &gt; quick &gt; custom &gt; smoke; among custom budgets, the most iterations
+per unit); a claim is checked only where both sides ran under the same budget. Paper values are percent top-1 as printed.</li>
 </ul>
 <h2>Charts</h2>
 <div class="charts">${charts(view)}</div>

@@ -7,6 +7,7 @@
  */
 import { parseArgs } from "node:util";
 import { readRecords, type ResultRecord, resultsPath } from "../papers/mod.ts";
+import { budgetLabel } from "./view.ts";
 
 function meanStd(xs: number[]): string {
   const m = xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -21,7 +22,7 @@ export function recordsMarkdown(records: ResultRecord[]): string {
   for (const r of records) {
     // One table per recipe: two cells that share a proxy model (ResNet-18 and ResNet-50 both run
     // on proxy_resnet) are separate runs of separate recipes, not seeds of one measurement.
-    const k = `${r.suite}|${r.model.name}|${r.budget}|${r.recipe.id.split("@").pop()}`;
+    const k = `${r.suite}|${r.model.name}|${budgetLabel(r)}|${r.recipe.id.split("@").pop()}`;
     groups.set(k, [...(groups.get(k) ?? []), r]);
   }
   const out: string[] = [];

@@ -1,7 +1,7 @@
 import { assert, assertEquals } from "../papers/_testing.ts";
 import { PAPERS, pdquant } from "../papers/mod.ts";
 import { buildView, lineChart, renderHtml, stat } from "./mod.ts";
-import { pdquantFixture } from "./_fixtures.ts";
+import { fakeRecord, pdquantFixture } from "./_fixtures.ts";
 
 const GENERATED = "2024-06-01T00:00:00.000Z";
 const metas = Object.fromEntries(Object.values(PAPERS).map((p) => [p.meta.id, p.meta]));
@@ -95,4 +95,47 @@ Deno.test("the line chart draws one path per series and skips gaps", () => {
   });
   assertEquals(svg.match(/<path /g)?.length, 2);
   assertEquals(svg.match(/<circle /g)?.length, 5);
+});
+
+Deno.test("custom budgets: the most iterations win, settings never mix, claims need one budget", () => {
+  const rec = (method: string, seed: number, top1: number, iters: number, budget = "custom") =>
+    fakeRecord({
+      cell: `pdquant/mobilenetv2/w4a4/${method}`,
+      suite: "imagenet-subset",
+      recipe: `pdquant/${method}@mobilenetv2`,
+      method,
+      model: "mobilenet_v2_tf2ptq",
+      w: 4,
+      a: 4,
+      seed,
+      top1,
+      fp32: 78,
+      budget: budget as "custom",
+      iters,
+      calibN: 256,
+    });
+  const records = [
+    rec("pdquant", 1005, 28, 100),
+    rec("pdquant", 1006, 30, 100),
+    rec("pdquant", 1005, 10, 20), // fewer iterations: left out, not averaged in
+    rec("qdrop", 1005, 6, 100),
+  ];
+  const v = buildView(pdquant, records, { generated: GENERATED, metas });
+  const s = v.cells.find((c) => c.id === "pdquant/mobilenetv2/w4a4/pdquant")!.suites
+    .find((x) => x.suite === "imagenet-subset")!;
+  assertEquals([s.budget, s.measured?.mean, s.measured?.n], [
+    "custom (100 it/unit, 256 calib)",
+    29,
+    2,
+  ]);
+  const claim = v.claims.find((c) => c.id === "pdquant/mobilenetv2/w4a4/pdquant>qdrop")!;
+  assertEquals(claim.checks[0].verdict, "holds");
+  assertEquals(claim.checks[0].budget, "custom (100 it/unit, 256 calib)");
+  // QDrop at another budget: the gap is shown but not judged.
+  const other = [...records.slice(0, 3), rec("qdrop", 1005, 6, 2000, "quick")];
+  const v2 = buildView(pdquant, other, { generated: GENERATED, metas });
+  const c2 = v2.claims.find((c) => c.id === "pdquant/mobilenetv2/w4a4/pdquant>qdrop")!;
+  assertEquals(c2.checks[0].verdict, "budgets differ");
+  assertEquals(c2.checks[0].budget, "custom (100 it/unit, 256 calib) / quick");
+  assert(renderHtml(v2).includes('data-verdict="budgets differ"'));
 });

@@ -1,6 +1,7 @@
 /**
  * `deno task reproduce <paper> [--suite proxy|imagenet-subset|imagenet …] [--cells SUBSTR …]
- *  [--seeds N] [--budget smoke|quick|paper] [--backend cpu|webgpu] [--results DIR] [--out DIR]
+ *  [--seeds N] [--budget smoke|quick|paper] [--iters N [--calib-n N]] [--backend cpu|webgpu]
+ *  [--results DIR] [--out DIR]
  *  [--checkpoints DIR] [--assets DIR] [--models-dir DIR] [--imagenet DIR] [--max-runs N] [--no-report]`
  *
  * Runs the paper's cells (and the baselines they are compared with) on the chosen suites —
@@ -10,6 +11,11 @@
  * unit, from a checkpoint kept in `--checkpoints` (default `out/checkpoints`) until its record is
  * written.
  *
+ * `--iters N` (with `--calib-n N` optionally) runs the `custom` budget: N iterations per
+ * reconstruction unit and the recipe's calibration size (or the one given), for machines where
+ * `quick` is too slow; both are recorded in each run's config, and reports never average runs of
+ * different custom settings.
+ *
  * @module
  */
 import { parseArgs } from "node:util";
@@ -18,10 +24,11 @@ import { reproduce } from "../papers/runner.ts";
 import { BudgetNameSchema, type Suite, SuiteSchema } from "../papers/schema.ts";
 import { METHOD_DEVIATIONS } from "../methods/deviations.ts";
 import { writeReports } from "./write.ts";
+import { checkOverride } from "../papers/cells.ts";
 import { backendByName } from "../runtime/select.ts";
 
 const USAGE = "usage: deno task reproduce <paper> [--suite S]… [--cells SUBSTR]… [--seeds N] " +
-  "[--budget smoke|quick|paper] [--backend cpu|webgpu] [--results DIR] [--out DIR] [--checkpoints DIR] [--assets DIR] " +
+  "[--budget smoke|quick|paper] [--iters N [--calib-n N]] [--backend cpu|webgpu] [--results DIR] [--out DIR] [--checkpoints DIR] [--assets DIR] " +
   "[--models-dir DIR] [--max-runs N] [--no-report]";
 
 /** Default budget of the embedded default: see docs/reproduce.md for its wall-clock. */
@@ -35,7 +42,9 @@ async function main(): Promise<number> {
       suite: { type: "string", multiple: true },
       cells: { type: "string", multiple: true },
       seeds: { type: "string" },
-      budget: { type: "string", default: DEFAULT_BUDGET },
+      budget: { type: "string" },
+      iters: { type: "string" },
+      "calib-n": { type: "string" },
       backend: { type: "string", default: "cpu" },
       results: { type: "string", default: "out/results" },
       out: { type: "string", default: "out/reports" },
@@ -52,7 +61,19 @@ async function main(): Promise<number> {
     console.log(USAGE + `\npapers: ${Object.keys(PAPERS).join(", ")}`);
     return values.help ? 0 : 2;
   }
-  const budget = BudgetNameSchema.parse(values.budget);
+  const custom = values.iters !== undefined || values["calib-n"] !== undefined;
+  const budget = BudgetNameSchema.parse(values.budget ?? (custom ? "custom" : DEFAULT_BUDGET));
+  const count = (flag: string, v: string | undefined) => {
+    if (v === undefined) return undefined;
+    if (!/^\d+$/.test(v)) {
+      throw new RangeError(`--${flag} must be a non-negative integer (got "${v}")`);
+    }
+    return Number(v);
+  };
+  const override = budget === "custom" || custom
+    ? { iters: count("iters", values.iters)!, calibration: count("calib-n", values["calib-n"]) }
+    : undefined;
+  checkOverride(budget, override);
   const suites = (values.suite ?? ["proxy"]).map((s) => SuiteSchema.parse(s)) as Suite[];
   // Fails early, with the reason, where the backend is unknown or has no adapter.
   await backendByName(values.backend);
@@ -73,6 +94,7 @@ async function main(): Promise<number> {
       suites,
       cells: values.cells,
       budget,
+      override,
       seeds: values.seeds ? Number(values.seeds) : undefined,
       resultsDir: values.results,
       checkpointDir: values.checkpoints,

@@ -28,3 +28,32 @@ Deno.test("reproduce refuses unknown paper names before running anything", async
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("reproduce refuses --iters with a named budget before running anything", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        new URL("./reproduce_cli.ts", import.meta.url).pathname,
+        "pdquant",
+        "--budget",
+        "smoke",
+        "--iters",
+        "5",
+        "--results",
+        dir,
+        "--no-report",
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const err = new TextDecoder().decode(out.stderr);
+    assert(out.code !== 0, "exit code");
+    assert(err.includes("do not go with --budget smoke"), err);
+    assertEquals([...Deno.readDirSync(dir)].length, 0);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

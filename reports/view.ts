@@ -12,6 +12,7 @@
  * @module
  */
 import {
+  budgetText,
   type Cell,
   type Claim,
   explainMissing,
@@ -149,8 +150,11 @@ export interface ClaimView {
     worse: Stat;
     gap: number;
     band: number;
-    verdict: "holds" | "does not hold" | "inconclusive";
+    /** "budgets differ": the two sides ran under different budgets, so no verdict. */
+    verdict: "holds" | "does not hold" | "inconclusive" | "budgets differ";
     shared: boolean;
+    /** The budget of both sides, or "better's / worse's" when they differ. */
+    budget?: string;
   }[];
 }
 
@@ -208,7 +212,34 @@ export interface ViewOptions {
   warnings?: string[];
 }
 
-const BUDGET_ORDER = ["paper", "quick", "smoke"];
+/** Which budget's records a cell shows when several were recorded (the first present). */
+const BUDGET_ORDER = ["paper", "quick", "custom", "smoke"];
+
+/**
+ * The budget of a record as a label: the name, and for `custom` the iterations per unit and
+ * calibration size (runs under different custom settings are never averaged or compared).
+ */
+export function budgetLabel(r: ResultRecord): string {
+  const recipe = r.config.recipe as Record<string, unknown> | undefined;
+  if (r.budget !== "custom") return r.budget;
+  return budgetText("custom", {
+    iters: Number(recipe?.iters),
+    calibration: r.calibration.n,
+  });
+}
+
+/** The records of the best budget: by BUDGET_ORDER, and among custom ones the most iterations. */
+function bestBudget(records: readonly ResultRecord[]): ResultRecord[] {
+  const budget = BUDGET_ORDER.find((b) => records.some((r) => r.budget === b));
+  const same = records.filter((r) => r.budget === budget);
+  if (budget !== "custom") return same;
+  const rank = (r: ResultRecord) => [
+    Number((r.config.recipe as Record<string, unknown> | undefined)?.iters ?? 0),
+    r.calibration.n,
+  ];
+  const best = same.map(rank).sort((x, y) => y[0] - x[0] || y[1] - x[1])[0];
+  return same.filter((r) => rank(r)[0] === best[0] && rank(r)[1] === best[1]);
+}
 
 function round2(v: number): number {
   return Math.round(v * 100) / 100;
@@ -240,7 +271,7 @@ function runRef(r: ResultRecord, metric: "top1" | "map"): RunRef {
     commit: r.versions.ptq_bench,
     seed: r.seed,
     started: r.started,
-    budget: r.budget,
+    budget: budgetLabel(r),
     recipe: `${r.recipe.id}@${r.recipe.version}`,
     model: r.model.name,
     sha256: r.model.sha256,
@@ -290,8 +321,8 @@ function suiteView(
   );
   const current = candidates.filter((r) => r.recipe.version === recipe!.version);
   const stale = candidates.length - current.length;
-  const budget = BUDGET_ORDER.find((b) => current.some((r) => r.budget === b));
-  const chosen = current.filter((r) => r.budget === budget && r.metrics[cell.metric] !== undefined);
+  const chosen = bestBudget(current.filter((r) => r.metrics[cell.metric] !== undefined));
+  const budget = chosen.length ? budgetLabel(chosen[0]) : undefined;
   const cls = classOf(suite);
   if (chosen.length === 0) {
     const why = skip ?? explainMissing(cell, recipe, suite, paper.meta);
@@ -407,7 +438,14 @@ export function buildView(
       const gap = round2(bs.mean - ws.mean);
       const se = Math.sqrt(standardError(bs) ** 2 + standardError(ws) ** 2);
       const band = round2(Math.max(tol.proxyNoise, 2 * se));
-      const verdict = gap > band ? "holds" : gap < -band ? "does not hold" : "inconclusive";
+      const sameBudget = b!.view.budget === w!.view.budget;
+      const verdict = !sameBudget
+        ? "budgets differ"
+        : gap > band
+        ? "holds"
+        : gap < -band
+        ? "does not hold"
+        : "inconclusive";
       const shared = paper.claims.some((c) =>
         c !== claim && c.better === claim.better && c.worse === claim.worse &&
         c.w_bits === claim.w_bits && c.a_bits === claim.a_bits &&
@@ -422,6 +460,7 @@ export function buildView(
         band,
         verdict,
         shared,
+        budget: sameBudget ? b!.view.budget : `${b!.view.budget} / ${w!.view.budget}`,
       });
     }
     return { id: claim.id, text: claim.text, paperGap: claim.paperGap, checks };
@@ -528,7 +567,9 @@ export function buildView(
           claims.filter((c) =>
             c.checks.length > 0 && c.checks.every((k) => k.verdict === "inconclusive")
           ).length,
-        unchecked: claims.filter((c) => c.checks.length === 0).length,
+        // No check at all, or only ones whose sides ran under different budgets.
+        unchecked: claims.filter((c) => c.checks.every((k) => k.verdict === "budgets differ"))
+          .length,
       },
     },
   };
