@@ -220,12 +220,13 @@ const BUDGET_ORDER = ["paper", "quick", "custom", "smoke"];
  * calibration size (runs under different custom settings are never averaged or compared).
  */
 export function budgetLabel(r: ResultRecord): string {
-  const recipe = r.config.recipe as Record<string, unknown> | undefined;
   if (r.budget !== "custom") return r.budget;
-  return budgetText("custom", {
-    iters: Number(recipe?.iters),
-    calibration: r.calibration.n,
-  });
+  return budgetText("custom", { iters: itersOf(r), calibration: r.calibration.n });
+}
+
+/** A record's iterations per unit (the resolved recipe config's `iters`). */
+function itersOf(r: ResultRecord): number {
+  return Number((r.config.recipe as Record<string, unknown> | undefined)?.iters ?? 0);
 }
 
 /** The records of the best budget: by BUDGET_ORDER, and among custom ones the most iterations. */
@@ -233,10 +234,7 @@ function bestBudget(records: readonly ResultRecord[]): ResultRecord[] {
   const budget = BUDGET_ORDER.find((b) => records.some((r) => r.budget === b));
   const same = records.filter((r) => r.budget === budget);
   if (budget !== "custom") return same;
-  const rank = (r: ResultRecord) => [
-    Number((r.config.recipe as Record<string, unknown> | undefined)?.iters ?? 0),
-    r.calibration.n,
-  ];
+  const rank = (r: ResultRecord) => [itersOf(r), r.calibration.n];
   const best = same.map(rank).sort((x, y) => y[0] - x[0] || y[1] - x[1])[0];
   return same.filter((r) => rank(r)[0] === best[0] && rank(r)[1] === best[1]);
 }
