@@ -2,14 +2,15 @@
  * `deno task report [paper…] [--results DIR] [--out DIR] [--deviations FILE] [--skips FILE]`
  *
  * Writes `out/reports/<paper>.html` for each paper (all papers when none is named) from
- * `out/results/<paper>.jsonl`. `--deviations` is a JSON object `{method: [deviation, …]}` (the
- * lists the method modules provide); `--skips` a JSON array `[{cell, suite, reason, how?}]` (why
+ * `out/results/<paper>.jsonl`. The method modules' "Deviations from the paper" lists are included;
+ * `--deviations` replaces them with a JSON object `{method: [deviation, …]}`; `--skips` a JSON array `[{cell, suite, reason, how?}]` (why
  * the runner skipped a cell).
  *
  * @module
  */
 import { parseArgs } from "node:util";
 import { writeReports } from "./write.ts";
+import { METHOD_DEVIATIONS } from "../methods/deviations.ts";
 
 async function main(): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -35,7 +36,7 @@ async function main(): Promise<number> {
     papers: positionals,
     resultsDir: values.results,
     outDir: values.out,
-    methodDeviations: await readJson(values.deviations),
+    methodDeviations: (await readJson(values.deviations)) ?? METHOD_DEVIATIONS,
     skips: await readJson(values.skips),
   });
   for (const p of written) console.log(`wrote ${p}`);
