@@ -1,27 +1,34 @@
 import { assert, assertEquals } from "../papers/_testing.ts";
 
+/** Runs the reproduce CLI with `args` and `--results dir --no-report`; exit code and stderr. */
+async function reproduceCli(args: string[], dir: string): Promise<{ code: number; err: string }> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      new URL("./reproduce_cli.ts", import.meta.url).pathname,
+      ...args,
+      "--results",
+      dir,
+      "--no-report",
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return { code: out.code, err: new TextDecoder().decode(out.stderr) };
+}
+
 Deno.test("reproduce refuses unknown paper names before running anything", async () => {
   const dir = await Deno.makeTempDir();
   try {
     // A second cell filter without its own --cells is a positional, i.e. a paper name.
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        new URL("./reproduce_cli.ts", import.meta.url).pathname,
-        "mrecg",
-        "--cells",
-        "mobilenetv2/w2a4/qdrop",
-        "mobilenetv2/w2a4/brecq",
-        "--results",
-        dir,
-        "--no-report",
-      ],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const err = new TextDecoder().decode(out.stderr);
-    assert(out.code !== 0, "exit code");
+    const { code, err } = await reproduceCli([
+      "mrecg",
+      "--cells",
+      "mobilenetv2/w2a4/qdrop",
+      "mobilenetv2/w2a4/brecq",
+    ], dir);
+    assert(code !== 0, "exit code");
     assert(err.includes('Unknown paper "mobilenetv2/w2a4/brecq"'), err);
     assertEquals([...Deno.readDirSync(dir)].length, 0);
   } finally {
@@ -32,25 +39,14 @@ Deno.test("reproduce refuses unknown paper names before running anything", async
 Deno.test("reproduce refuses --iters with a named budget before running anything", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        new URL("./reproduce_cli.ts", import.meta.url).pathname,
-        "pdquant",
-        "--budget",
-        "smoke",
-        "--iters",
-        "5",
-        "--results",
-        dir,
-        "--no-report",
-      ],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const err = new TextDecoder().decode(out.stderr);
-    assert(out.code !== 0, "exit code");
+    const { code, err } = await reproduceCli([
+      "pdquant",
+      "--budget",
+      "smoke",
+      "--iters",
+      "5",
+    ], dir);
+    assert(code !== 0, "exit code");
     assert(err.includes("do not go with --budget smoke"), err);
     assertEquals([...Deno.readDirSync(dir)].length, 0);
   } finally {
