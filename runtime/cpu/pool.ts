@@ -9,6 +9,12 @@
  * `PTQ_CPU_POOL_MB` megabytes (default: a quarter of the
  * machine's memory) and drops what does not fit.
  *
+ * The pool also gives way to the machine: at most every 200 ms, `give` reads the memory the system
+ * has available, and when that falls under an eighth of the total (at least 1 GB) it empties itself
+ * and pools nothing until memory is back. Two runs side by side, each with the default quarter,
+ * would otherwise hold half the machine in idle arrays and could be killed for memory (a killed
+ * run loses its unfinished unit).
+ *
  * @module
  */
 import type { HostArray } from "../backend.ts";
@@ -35,6 +41,38 @@ function defaultLimitMb(): number {
 
 let limitBytes = defaultLimitMb() * 2 ** 20;
 let pooledBytes = 0;
+
+/** Total and available system memory in bytes, or `undefined` where it cannot be read. */
+export type MemoryProbe = () => { total: number; available: number } | undefined;
+
+function systemMemory(): { total: number; available: number } | undefined {
+  try {
+    const m = Deno.systemMemoryInfo();
+    return { total: m.total, available: m.available };
+  } catch {
+    return undefined; // no --allow-sys
+  }
+}
+
+let probe: MemoryProbe = systemMemory;
+const PROBE_EVERY_MS = 200;
+let lastProbe = -Infinity;
+let underPressure = false;
+
+/** True when the system is short of memory (checked at most every 200 ms). */
+function pressure(): boolean {
+  const now = performance.now();
+  if (now - lastProbe < PROBE_EVERY_MS) return underPressure;
+  lastProbe = now;
+  const m = probe();
+  underPressure = m !== undefined && m.available < Math.max(m.total / 8, 2 ** 30);
+  if (underPressure && pooledBytes > 0) {
+    free.f32.clear();
+    free.i32.clear();
+    pooledBytes = 0;
+  }
+  return underPressure;
+}
 const free = { f32: new Map<number, Float32Array[]>(), i32: new Map<number, Int32Array[]>() };
 
 /** A zero-filled array of `n` elements, reused from the pool when one of that length is free. */
@@ -58,7 +96,7 @@ export function take(dtype: DType, n: number): HostArray {
  */
 export function give(a: HostArray): void {
   if (a.length < minPooled || a.byteLength !== a.buffer.byteLength) return;
-  if (pooledBytes + a.byteLength > limitBytes) return;
+  if (pooledBytes + a.byteLength > limitBytes || pressure()) return;
   const map = (a instanceof Float32Array ? free.f32 : free.i32) as Map<number, HostArray[]>;
   const list = map.get(a.length);
   if (list) list.push(a);
@@ -72,15 +110,20 @@ export function poolBytes(): number {
 }
 
 /**
- * Empties the pool. With options, also sets its capacity in MB (0 turns pooling off) and the
- * smallest pooled length; `clearPool({})` restores the defaults.
+ * Empties the pool. With options, also sets its capacity in MB (0 turns pooling off), the
+ * smallest pooled length and the memory probe (tests); `clearPool({})` restores the defaults.
  */
-export function clearPool(o?: { limitMb?: number; minElements?: number }): void {
+export function clearPool(
+  o?: { limitMb?: number; minElements?: number; memoryProbe?: MemoryProbe },
+): void {
   free.f32.clear();
   free.i32.clear();
   pooledBytes = 0;
+  lastProbe = -Infinity;
+  underPressure = false;
   if (o) {
     limitBytes = (o.limitMb ?? defaultLimitMb()) * 2 ** 20;
     minPooled = o.minElements ?? DEFAULT_MIN_POOLED;
+    probe = o.memoryProbe ?? systemMemory;
   }
 }

@@ -2,8 +2,11 @@ import { assert, assertEquals } from "../_assert.ts";
 import * as r from "../mod.ts";
 import { clearPool, give, poolBytes, take } from "./pool.ts";
 
+/** These tests must not depend on how much memory the machine running them has free. */
+const noProbe = () => undefined;
+
 Deno.test("pool hands a released array back zero-filled, and only for the same dtype and length", () => {
-  clearPool({ limitMb: 64, minElements: 4096 });
+  clearPool({ limitMb: 64, minElements: 4096, memoryProbe: noProbe });
   const a = take("f32", 10_000).fill(7);
   give(a);
   assertEquals(poolBytes(), 40_000);
@@ -17,7 +20,7 @@ Deno.test("pool hands a released array back zero-filled, and only for the same d
 });
 
 Deno.test("pool skips views into a larger buffer, small arrays, and anything over its limit", () => {
-  clearPool({ limitMb: 0.05, minElements: 4096 }); // ~52 KB
+  clearPool({ limitMb: 0.05, minElements: 4096, memoryProbe: noProbe }); // ~52 KB
   give(new Float32Array(100_000).subarray(0, 20_000));
   give(new Float32Array(100));
   assertEquals(poolBytes(), 0);
@@ -28,7 +31,7 @@ Deno.test("pool skips views into a larger buffer, small arrays, and anything ove
 });
 
 Deno.test("kernels that accumulate give the same result in reused (dirty) buffers", () => {
-  clearPool({ minElements: 4096 });
+  clearPool({ minElements: 4096, memoryProbe: noProbe });
   const rng = new r.Random(3);
   // Small enough to stay in the TypeScript kernel, whose input gradient accumulates with +=.
   const dy = r.tensor(rng.normalArray(2 * 8 * 12 * 12), [2, 8, 12, 12]);
@@ -50,4 +53,38 @@ Deno.test("kernels that accumulate give the same result in reused (dirty) buffer
   assertEquals(Array.from(again.dataSync()), want);
   for (const t of [again, dy, w]) t.dispose();
   clearPool({});
+});
+
+Deno.test("pool empties itself and stops pooling while the system is short of memory", () => {
+  const GB = 2 ** 30;
+  let available = 8 * GB;
+  const clock = { t: 0 };
+  const realNow = performance.now;
+  performance.now = () => clock.t; // the probe is read at most every 200 ms
+  try {
+    clearPool({
+      limitMb: 64,
+      minElements: 4096,
+      memoryProbe: () => ({ total: 16 * GB, available }),
+    });
+    give(new Float32Array(10_000));
+    assertEquals(poolBytes(), 40_000, "plenty of memory: pooled");
+    available = 1.5 * GB; // under max(16 GB / 8, 1 GB) = 2 GB
+    clock.t += 100;
+    give(new Float32Array(10_000));
+    assertEquals(poolBytes(), 80_000, "not probed again within 200 ms");
+    clock.t += 200;
+    give(new Float32Array(10_000));
+    assertEquals(poolBytes(), 0, "short of memory: emptied, and the array is not kept");
+    available = 4 * GB;
+    clock.t += 50;
+    give(new Float32Array(10_000));
+    assertEquals(poolBytes(), 0, "still counted as short until the next probe");
+    clock.t += 200;
+    give(new Float32Array(10_000));
+    assertEquals(poolBytes(), 40_000, "memory back: pooling again");
+  } finally {
+    performance.now = realNow;
+    clearPool({});
+  }
 });
