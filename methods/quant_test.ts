@@ -6,6 +6,7 @@ import { placeQuantizers } from "./_quant/placement.ts";
 import { ActivationObserver } from "./_quant/observers.ts";
 import { qparamsFromRange } from "./_quant/scheme.ts";
 import { blockUnits, layerUnits, mergeUnits } from "./_quant/units.ts";
+import { formatSeconds } from "./_quant/recon.ts";
 import { tinyGraph, tinyInputs } from "./_testing.ts";
 import { METHODS } from "./mod.ts";
 import type { MethodResult } from "./_quant/config.ts";
@@ -160,4 +161,11 @@ Deno.test("a bad config names the zod path", async () => {
   }
   assert(msg.includes("wBits") && msg.includes("dropProb"), msg);
   assertThrows(() => METHODS.brecq.config.parse({ bogus: 1 }));
+});
+
+Deno.test("progress durations read as seconds, minutes or hours", () => {
+  assertEquals(
+    [5, 119.4, 120, 750, 7199, 7200, 8280].map(formatSeconds),
+    ["5 s", "119 s", "2.0 min", "12.5 min", "120.0 min", "2.0 h", "2.3 h"],
+  );
 });

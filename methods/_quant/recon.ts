@@ -429,6 +429,7 @@ export async function reconstruct(
       const restFeeds = [...new Set(restNodes.flatMap((n) => n.inputs))]
         .filter((v) => v !== unit.output && qs.values.has(v));
 
+      const tLoop = performance.now();
       for (let it = 0; it < o.iters; it++) {
         const idxHost = Int32Array.from(rng.sample(N, Math.min(o.batch, N)));
         const idx = upload(idxHost, [idxHost.length]);
@@ -521,10 +522,13 @@ export async function reconstruct(
         optA.zeroGrad();
         idx.dispose();
         if (recVal) {
+          const perIt = (performance.now() - tLoop) / 1000 / (it + 1);
           log(
             `  ${unit.name} iter ${it + 1}/${o.iters} rec ${
               (await recVal.item()).toPrecision(5)
-            } β ${beta.toFixed(2)}`,
+            } β ${beta.toFixed(2)} (${perIt.toFixed(3)} s/it, unit done in ${
+              formatSeconds(perIt * (o.iters - it - 1))
+            })`,
           );
           recVal.dispose();
         }
@@ -606,4 +610,11 @@ export async function reconstruct(
     }
   }
   return reports;
+}
+
+/** `75 s`, `12.5 min`, `2.3 h`: a duration for progress lines. */
+export function formatSeconds(s: number): string {
+  if (s < 120) return `${Math.round(s)} s`;
+  if (s < 7200) return `${(s / 60).toFixed(1)} min`;
+  return `${(s / 3600).toFixed(1)} h`;
 }
