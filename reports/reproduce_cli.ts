@@ -87,10 +87,15 @@ async function main(): Promise<number> {
     );
   }
   let failed = 0;
+  const start = performance.now();
+  // Every progress line carries the seconds since the command started (as `quantize` prints them).
+  const log = (m: string) =>
+    console.error(`[${((performance.now() - start) / 1000).toFixed(1)} s] ${m}`);
   for (const paper of positionals) {
     const t0 = performance.now();
     const s = await reproduce({
       paper,
+      log,
       suites,
       cells: values.cells,
       budget,
