@@ -31,7 +31,7 @@ import { sampleCalibration } from "../datasets/sampler.ts";
 import { methodById } from "./mod.ts";
 import { parseConfig } from "./_quant/config.ts";
 import { calibSizeOf } from "./_quant/baseline.ts";
-import { removeCheckpoint } from "./_quant/checkpoint.ts";
+import { removeCheckpoint, type Segment } from "./_quant/checkpoint.ts";
 import { gitCommit } from "../papers/runner.ts";
 import { evaluate, type LabelledBatch } from "./_quant/eval.ts";
 import { toQdqOnnx } from "./_quant/qdq.ts";
@@ -162,7 +162,10 @@ const checkpoint = {
     cs.hash,
     backend.name,
   ]),
+  process: { started, commit },
+  onResume: (r: { unitsDone: number; earlier: Segment[] }) => (resumed = r),
 };
+let resumed: { unitsDone: number; earlier: Segment[] } | undefined;
 const res = await method.run(
   { graph, bn, calib: calib!, modelName: name, log, checkpoint },
   rawConfig as never,
@@ -249,6 +252,9 @@ const record = {
   onnxruntime_int8_top1: ortInt8Top1,
   fp32: fp,
   units: res.units,
+  // Set when the run continued from a unit checkpoint: the processes that did the earlier units
+  // (started, wall_s, peak_rss_mb and versions are this process's; units[].seconds cover all).
+  resumed: resumed && { units_done: resumed.unitsDone, earlier: resumed.earlier },
   started,
   quantize_s: quantSeconds,
   wall_s: (performance.now() - t0) / 1000,

@@ -64,6 +64,16 @@ export const UnitLossSchema = z.strictObject({
   loss: z.number().nonnegative(),
   /** The loss before optimisation, where measured. */
   loss_init: z.number().nonnegative().optional(),
+  /** Seconds the unit's reconstruction took (in whichever process did it). */
+  seconds: z.number().nonnegative().optional(),
+});
+
+/** One process's share of a resumed run: units `from` … `to` − 1 (0-based). */
+export const SegmentSchema = z.strictObject({
+  started: z.iso.datetime({ offset: true }).nullable(),
+  commit: z.string().min(1).nullable(),
+  from: z.int().min(0),
+  to: z.int().min(1),
 });
 
 /** One run's result. */
@@ -114,6 +124,14 @@ export const ResultRecordSchema = z.strictObject({
   fp32: MetricValuesSchema.refine((m) => m.top1 !== undefined || m.map !== undefined, {
     message: "fp32 needs top1 or map",
   }),
+  /**
+   * Set when the run continued from a unit checkpoint: how many units earlier processes had done,
+   * and which processes (`started`, `wall_s`, `peak_mem_mb` and `versions` are this process's).
+   */
+  resumed: z.strictObject({
+    units_done: z.int().min(1),
+    earlier: SegmentSchema.array().min(1),
+  }).optional(),
   notes: z.string().array(),
 });
 export type ResultRecord = z.infer<typeof ResultRecordSchema>;

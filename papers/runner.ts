@@ -13,7 +13,11 @@ import { noGrad, type Tensor, upload } from "../runtime/mod.ts";
 import { useBackend } from "../runtime/select.ts";
 import { execute } from "../models/mod.ts";
 import { evaluate, methodById, toQdqOnnx } from "../methods/mod.ts";
-import { type CheckpointSpec, removeCheckpoint } from "../methods/_quant/checkpoint.ts";
+import {
+  type CheckpointSpec,
+  removeCheckpoint,
+  type Segment,
+} from "../methods/_quant/checkpoint.ts";
 import {
   type BudgetOverride,
   budgetText,
@@ -224,6 +228,22 @@ async function fp32Accuracy(inputs: SuiteInputs, limit?: number) {
 
 const round2 = (x: number) => Math.round(x * 100) / 100;
 
+/** The note of a run that continued from a unit checkpoint. */
+function resumedNote(
+  r: { unitsDone: number; earlier: Segment[] },
+  units: { seconds: number }[],
+): string {
+  const who = r.earlier.map((g) =>
+    `units ${g.from + 1}–${g.to} by ${
+      g.commit ? `commit ${g.commit.slice(0, 12)}` : "an earlier process"
+    }${g.started ? ` (started ${g.started})` : ""}`
+  ).join("; ");
+  const total = units.reduce((a, u) => a + u.seconds, 0);
+  return `resumed from a unit checkpoint with ${r.unitsDone} of ${units.length} units done: ${who}. ` +
+    `wall_s, peak_mem_mb, started and versions are this process's; the reconstruction of all ` +
+    `units took ${Math.round(total)} s in all (metrics.unit_losses[].seconds)`;
+}
+
 /** Runs one planned run and returns its record. */
 export async function executeRun(
   run: RunSpec,
@@ -243,6 +263,12 @@ export async function executeRun(
   const started = new Date().toISOString();
   let peak = Deno.memoryUsage().rss;
   const sampleMem = setInterval(() => (peak = Math.max(peak, Deno.memoryUsage().rss)), 500);
+  let resumed: { unitsDone: number; earlier: Segment[] } | undefined;
+  const checkpoint = opts.checkpoint && {
+    ...opts.checkpoint,
+    process: { started, commit },
+    onResume: (r: { unitsDone: number; earlier: Segment[] }) => (resumed = r),
+  };
   try {
     const inputs = await suiteInputs(run.suite, run.model.name, opts.paths);
     const { id } = methodOf(run.method);
@@ -257,7 +283,7 @@ export async function executeRun(
           calib: images,
           modelName: run.model.name,
           log: (m: string) => opts.log(`    ${m}`),
-          checkpoint: opts.checkpoint,
+          checkpoint,
         }, config as never);
       } finally {
         images.dispose();
@@ -321,6 +347,7 @@ export async function executeRun(
           unit: u.name,
           loss: Math.max(0, u.lossAfter),
           loss_init: Math.max(0, u.lossBefore),
+          seconds: round2(u.seconds),
         })),
       },
       exported: { top1: round2(exported.top1), top5: round2(exported.top5), n: exported.n },
@@ -335,7 +362,16 @@ export async function executeRun(
         }; "exported" is the same file with ` +
         `optimisations disabled (Q/DQ nodes run as written)`,
         ...notes,
+        ...(resumed ? [resumedNote(resumed, res.units)] : []),
       ],
+      ...(resumed
+        ? {
+          resumed: {
+            units_done: resumed.unitsDone,
+            earlier: resumed.earlier.map((g) => ({ ...g, commit: g.commit?.slice(0, 12) ?? null })),
+          },
+        }
+        : {}),
     };
     return record;
   } finally {

@@ -19,6 +19,22 @@ export interface CheckpointSpec {
   dir: string;
   /** Everything that determines the computation, as one string. */
   key: string;
+  /** This process, for the checkpoint's history: when it started and at which code. */
+  process?: { started: string; commit: string | null };
+  /** Called when the run resumes, with the units done and the processes that did them. */
+  onResume?: (r: { unitsDone: number; earlier: Segment[] }) => void;
+}
+
+/**
+ * One process's share of a run: it reconstructed units `from` … `to` − 1 (0-based). A run that was
+ * killed and resumed has several; `started`/`commit` are null for a checkpoint written before
+ * they were kept.
+ */
+export interface Segment {
+  started: string | null;
+  commit: string | null;
+  from: number;
+  to: number;
 }
 
 interface Saved {
@@ -30,6 +46,8 @@ interface Saved {
   rng: RandomState;
   maskRng: RandomState;
   reports: UnitReport[];
+  /** The processes that reconstructed the units done (absent in older checkpoints). */
+  segments?: Segment[];
   weights: {
     node: string;
     enabled: boolean;
@@ -52,6 +70,8 @@ export interface Resumed {
   rng: RandomState;
   maskRng: RandomState;
   reports: UnitReport[];
+  /** The processes that did those units. */
+  segments: Segment[];
 }
 
 const paths = (spec: CheckpointSpec) => {
@@ -68,6 +88,7 @@ export async function saveCheckpoint(
   rng: RandomState,
   maskRng: RandomState,
   reports: UnitReport[],
+  segments: Segment[] = [],
 ): Promise<void> {
   const chunks: Float32Array[] = [];
   let offset = 0;
@@ -110,6 +131,7 @@ export async function saveCheckpoint(
     rng,
     maskRng,
     reports,
+    segments,
     weights,
     acts,
   };
@@ -189,7 +211,13 @@ export async function loadCheckpoint(
     q.inited = a.inited;
     q.enabled = a.enabled;
   }
-  return { unitsDone: s.unitsDone, rng: s.rng, maskRng: s.maskRng, reports: s.reports };
+  return {
+    unitsDone: s.unitsDone,
+    rng: s.rng,
+    maskRng: s.maskRng,
+    reports: s.reports,
+    segments: s.segments ?? [{ started: null, commit: null, from: 0, to: s.unitsDone }],
+  };
 }
 
 /** Removes a run's checkpoint (after its result is stored). */

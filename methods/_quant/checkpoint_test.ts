@@ -26,10 +26,11 @@ for (const id of ["qdrop", "pdquant"] as const) {
       const cfg = { wBits: 4, aBits: 4, budget: "smoke", iters: 8, seed: 3 };
       const whole = await run(id, {}, cfg);
       const checkpoint = { dir, key: "qdrop|tiny|test" };
+      const first = { started: "2026-01-01T00:00:00.000Z", commit: "aaaaaaa" };
       let killed = false;
       try {
         await run(id, {
-          checkpoint,
+          checkpoint: { ...checkpoint, process: first },
           log: (m) => {
             if (m.startsWith("unit 2/")) throw new Killed();
           },
@@ -41,7 +42,30 @@ for (const id of ["qdrop", "pdquant"] as const) {
       const files = [...Deno.readDirSync(dir)].map((f) => f.name);
       assertEquals(files.filter((f) => f.endsWith(".json")).length, 1, files.join());
       const logs: string[] = [];
-      const resumed = await run(id, { checkpoint, log: (m) => logs.push(m) }, cfg);
+      const seen: unknown[] = [];
+      const resumed = await run(id, {
+        checkpoint: {
+          ...checkpoint,
+          process: { started: "2026-01-02T00:00:00.000Z", commit: "bbbbbbb" },
+          onResume: (r) => seen.push(r),
+        },
+        log: (m) => logs.push(m),
+      }, cfg);
+      // The record of a resumed run can say which process did which units.
+      assertEquals(seen, [{ unitsDone: 1, earlier: [{ ...first, from: 0, to: 1 }] }]);
+      const saved = JSON.parse(
+        Deno.readTextFileSync(
+          `${dir}/${[...Deno.readDirSync(dir)].find((f) => f.name.endsWith(".json"))!.name}`,
+        ),
+      );
+      assertEquals(
+        saved.segments.map((g: { commit: string; from: number }) => [g.commit, g.from]),
+        [
+          ["aaaaaaa", 0],
+          ["bbbbbbb", 1],
+        ],
+      );
+      assertEquals(saved.segments[1].to, whole.units.length);
       assert(
         logs.some((m) => m.includes("1/")) && logs.some((m) => m.startsWith("resumed")),
         logs.join("\n"),

@@ -56,7 +56,7 @@ import { execute, neededNodes } from "../../models/execute.ts";
 import type { Graph, Node, Unit } from "../../models/graph.ts";
 import { bernoulliMask } from "./mask.ts";
 import { ActivationObserver } from "./observers.ts";
-import { type CheckpointSpec, loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
+import { type CheckpointSpec, loadCheckpoint, saveCheckpoint, type Segment } from "./checkpoint.ts";
 import type { ActQuantizer, QuantModel } from "./quantized_model.ts";
 
 /** Options of {@linkcode reconstruct}. Defaults are the official ones. */
@@ -319,6 +319,8 @@ export async function reconstruct(
   const reports: UnitReport[] = [];
   let fpLogitsAll: Tensor | null = null;
   let start = 0;
+  let earlier: Segment[] = [];
+  const process = checkpoint?.process ?? { started: new Date().toISOString(), commit: null };
   const unitNames = units.map((u) => u.name);
   const ckpt = checkpoint;
   // Besides the caller's key, a checkpoint must match every option of the loop, the units and
@@ -331,8 +333,10 @@ export async function reconstruct(
       rng.restore(resumed.rng);
       maskRng.restore(resumed.maskRng);
       reports.push(...resumed.reports);
+      earlier = resumed.segments;
       for (const u of units.slice(0, start)) for (const n of u.nodes) executed.add(n);
       log(`resumed from a checkpoint in ${ckpt.dir}: ${start}/${units.length} units done`);
+      ckpt.onResume?.({ unitsDone: start, earlier });
     }
   }
 
@@ -596,7 +600,10 @@ export async function reconstruct(
         } s`,
     );
     if (ckpt) {
-      await saveCheckpoint(ckpt, model, identity, ui + 1, rng.state(), maskRng.state(), reports);
+      await saveCheckpoint(ckpt, model, identity, ui + 1, rng.state(), maskRng.state(), reports, [
+        ...earlier,
+        { ...process, from: start, to: ui + 1 },
+      ]);
     }
   }
   qs.dispose();
