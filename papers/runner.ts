@@ -61,6 +61,8 @@ export interface ReproduceOptions extends SuitePaths {
   log?: (msg: string) => void;
   /** Stop after this many new runs (for tests). */
   maxRuns?: number;
+  /** List the planned runs (recorded or to run) and the cells that cannot run; run nothing. */
+  dryRun?: boolean;
 }
 
 /** Why a cell did not run in a suite. */
@@ -418,6 +420,10 @@ export async function reproduce(o: ReproduceOptions): Promise<ReproduceSummary> 
         runs.length - todo.length
       } already recorded in ${file}; ${skips.length} cell/suite pairs cannot run here`,
   );
+  if (o.dryRun) {
+    for (const r of runs) log(`  ${done.has(r.key) ? "recorded" : "to run  "} ${r.key}`);
+    for (const k of skips) log(`  cannot run ${k.cell} in ${k.suite}: ${k.reason}`);
+  }
   const summary: ReproduceSummary = {
     planned: runs.length,
     ran: 0,
@@ -427,7 +433,7 @@ export async function reproduce(o: ReproduceOptions): Promise<ReproduceSummary> 
     resultsFile: file,
   };
   for (const [i, run] of todo.entries()) {
-    if (o.maxRuns !== undefined && summary.ran >= o.maxRuns) break;
+    if (o.dryRun || (o.maxRuns !== undefined && summary.ran >= o.maxRuns)) break;
     log(`[${i + 1}/${todo.length}] ${run.key}`);
     try {
       const ck = computationKey(

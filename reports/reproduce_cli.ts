@@ -2,14 +2,16 @@
  * `deno task reproduce <paper> [--suite proxy|imagenet-subset|imagenet …] [--cells SUBSTR …]
  *  [--seeds N] [--budget smoke|quick|paper] [--iters N [--calib-n N]] [--backend cpu|webgpu]
  *  [--results DIR] [--out DIR]
- *  [--checkpoints DIR] [--assets DIR] [--models-dir DIR] [--imagenet DIR] [--max-runs N] [--no-report]`
+ *  [--checkpoints DIR] [--assets DIR] [--models-dir DIR] [--imagenet DIR] [--max-runs N] [--dry-run]
+ *  [--no-report]`
  *
  * Runs the paper's cells (and the baselines they are compared with) on the chosen suites —
  * by default the embedded `proxy` suite — appends one record per run to
  * `out/results/<paper>.jsonl` (runs already recorded are skipped, so a killed run resumes), then
  * writes `out/reports/<paper>.html`. A run killed part-way continues after its last reconstructed
  * unit, from a checkpoint kept in `--checkpoints` (default `out/checkpoints`) until its record is
- * written.
+ * written. `--dry-run` lists the planned runs (recorded or to run) and the cells that cannot run
+ * here, and runs nothing.
  *
  * `--iters N` (with `--calib-n N` optionally) runs the `custom` budget: N iterations per
  * reconstruction unit and the recipe's calibration size (or the one given), for machines where
@@ -29,7 +31,7 @@ import { backendByName } from "../runtime/select.ts";
 
 const USAGE = "usage: deno task reproduce <paper> [--suite S]… [--cells SUBSTR]… [--seeds N] " +
   "[--budget smoke|quick|paper] [--iters N [--calib-n N]] [--backend cpu|webgpu] [--results DIR] [--out DIR] [--checkpoints DIR] [--assets DIR] " +
-  "[--models-dir DIR] [--max-runs N] [--no-report]";
+  "[--models-dir DIR] [--max-runs N] [--dry-run] [--no-report]";
 
 /** Default budget of the embedded default: see docs/reproduce.md for its wall-clock. */
 export const DEFAULT_BUDGET = "smoke";
@@ -54,6 +56,7 @@ async function main(): Promise<number> {
       imagenet: { type: "string" },
       "max-runs": { type: "string" },
       "no-report": { type: "boolean", default: false },
+      "dry-run": { type: "boolean", default: false },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -108,7 +111,9 @@ async function main(): Promise<number> {
       modelsDir: values["models-dir"],
       imagenetDir: values.imagenet,
       maxRuns: values["max-runs"] ? Number(values["max-runs"]) : undefined,
+      dryRun: values["dry-run"],
     });
+    if (values["dry-run"]) continue;
     failed += s.failed.length;
     console.error(
       `${paper}: ${s.ran} new runs, ${s.alreadyRecorded} already recorded, ${s.failed.length} failed, ` +

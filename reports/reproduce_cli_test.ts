@@ -53,3 +53,27 @@ Deno.test("reproduce refuses --iters with a named budget before running anything
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("reproduce --dry-run lists the planned runs and runs none", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const { code, err } = await reproduceCli([
+      "pdquant",
+      "--cells",
+      "resnet18/w4a4/",
+      "--dry-run",
+    ], dir);
+    assertEquals(code, 0, err);
+    const planned = err.split("\n").filter((l) => l.includes("to run ") && l.includes("|w4a4|"));
+    assert(planned.length >= 2, err); // PD-Quant and its baselines
+    assert(planned.some((l) => l.includes("|pdquant|")), err);
+    assert(!err.includes("new runs"), err);
+    assertEquals(
+      [...Deno.readDirSync(dir)].filter((f) => f.name.endsWith(".jsonl")).length,
+      0,
+      "no records",
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
