@@ -274,7 +274,7 @@ export function renderHtml(view: ReportView): string {
     `</td><td>${esc(r.started)}</td><td class="num">${r.wall_s.toFixed(1)}</td><td>${
       esc(r.backend)
     }</td><td><code>${esc(r.sha256.slice(0, 12))}</code></td><td class="num">${num(r.value)}` +
-    `</td></tr>`
+    `</td><td class="small">${r.notes.map(esc).join("<br>")}</td></tr>`
   ).join("");
   return `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
@@ -331,8 +331,8 @@ ${view.cells.map(cellRows).join("\n")}
 </table>
 <h2>Runs</h2>
 <table id="runs"><thead><tr><th>run key</th><th>commit</th><th>seed</th><th>started</th>
-<th>wall s</th><th>backend</th><th>model sha256</th><th>value</th></tr></thead>
-<tbody>${runs || `<tr><td colspan="8">no runs recorded yet</td></tr>`}</tbody></table>
+<th>wall s</th><th>backend</th><th>model sha256</th><th>value</th><th>notes</th></tr></thead>
+<tbody>${runs || `<tr><td colspan="9">no runs recorded yet</td></tr>`}</tbody></table>
 <h2>Deviations from the papers</h2>
 ${
     view.deviations.map((d) =>

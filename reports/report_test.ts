@@ -2,6 +2,7 @@ import { assert, assertEquals } from "../papers/_testing.ts";
 import { PAPERS, pdquant } from "../papers/mod.ts";
 import { buildView, lineChart, renderHtml, stat } from "./mod.ts";
 import { fakeRecord, pdquantFixture } from "./_fixtures.ts";
+import { collapseNotes } from "./view.ts";
 
 const GENERATED = "2024-06-01T00:00:00.000Z";
 const metas = Object.fromEntries(Object.values(PAPERS).map((p) => [p.meta.id, p.meta]));
@@ -138,4 +139,20 @@ Deno.test("custom budgets: the most iterations win, settings never mix, claims n
   assertEquals(c2.checks[0].verdict, "budgets differ");
   assertEquals(c2.checks[0].budget, "custom (100 it/unit, 256 calib) / quick");
   assert(renderHtml(v2).includes('data-verdict="budgets differ"'));
+});
+
+Deno.test("run notes that differ only in their figures are listed once, with the count of runs", () => {
+  const fused = (x: string) => `fused integer kernels: top-1 ${x}, top-5 9${x}`;
+  assertEquals(
+    collapseNotes([
+      ["evaluated on 500 images", fused("86.00")],
+      ["evaluated on 500 images", fused("84.40")],
+      ["resumed from a unit checkpoint with 3 of 20 units done"],
+    ]),
+    [
+      "evaluated on 500 images",
+      "fused integer kernels: top-1 …, top-5 … (2 runs; each run's figures are in the Runs table)",
+      "resumed from a unit checkpoint with 3 of 20 units done",
+    ],
+  );
 });

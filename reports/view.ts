@@ -263,6 +263,35 @@ function paperValue(row: ReportedRow, metas: Record<string, PaperMeta>): PaperVa
   };
 }
 
+/**
+ * The runs' notes for the report's deviations section, each once: notes that differ only in
+ * their figures (e.g. every run's fused-kernel top-1) become one line with the figures elided and
+ * the number of runs; each run's own notes stay in the Runs table.
+ *
+ * @example
+ * ```ts
+ * import { collapseNotes } from "./view.ts";
+ * collapseNotes([["top-1 3.1 fused"], ["top-1 4.5 fused", "x"]]);
+ * // ["top-1 … fused (2 runs; each run's figures are in the Runs table)", "x"]
+ * ```
+ */
+export function collapseNotes(perRun: readonly (readonly string[])[]): string[] {
+  const groups = new Map<string, Set<string>>();
+  for (const notes of perRun) {
+    for (const n of notes) {
+      // Figures, not the digits of names such as "top-1" or "W4A4".
+      const shape = n.replace(/(?<![\w-])\d+(?:[.,]\d+)*/g, "…");
+      if (!groups.has(shape)) groups.set(shape, new Set());
+      groups.get(shape)!.add(n);
+    }
+  }
+  return [...groups].map(([shape, notes]) => {
+    if (notes.size === 1) return [...notes][0];
+    const runs = perRun.filter((ns) => ns.some((n) => notes.has(n))).length;
+    return `${shape} (${runs} runs; each run's figures are in the Runs table)`;
+  });
+}
+
 function runRef(r: ResultRecord, metric: "top1" | "map"): RunRef {
   return {
     key: runKey(r),
@@ -514,7 +543,7 @@ export function buildView(
   const methodDeviations = Object.entries(opts.methodDeviations ?? {})
     .filter(([m]) => paper.cells.some((c) => c.method === m))
     .map(([m, items]) => ({ scope: `method ${m}`, items }));
-  const recordNotes = [...new Set([...used].flatMap((r) => r.notes))];
+  const recordNotes = collapseNotes([...used].map((r) => r.notes));
   const deviations = [
     { scope: `paper ${paper.meta.short}`, items: paper.deviations },
     ...methodDeviations,
