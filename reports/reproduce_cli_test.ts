@@ -18,9 +18,18 @@ async function reproduceCli(args: string[], dir: string): Promise<{ code: number
   return { code: out.code, err: new TextDecoder().decode(out.stderr) };
 }
 
-Deno.test("reproduce refuses unknown paper names before running anything", async () => {
+/** Runs `fn` with a fresh temporary directory, removed afterwards. */
+async function inTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir();
   try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("reproduce refuses unknown paper names before running anything", () =>
+  inTempDir(async (dir) => {
     // A second cell filter without its own --cells is a positional, i.e. a paper name.
     const { code, err } = await reproduceCli([
       "mrecg",
@@ -31,14 +40,10 @@ Deno.test("reproduce refuses unknown paper names before running anything", async
     assert(code !== 0, "exit code");
     assert(err.includes('Unknown paper "mobilenetv2/w2a4/brecq"'), err);
     assertEquals([...Deno.readDirSync(dir)].length, 0);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+  }));
 
-Deno.test("reproduce refuses --iters with a named budget before running anything", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+Deno.test("reproduce refuses --iters with a named budget before running anything", () =>
+  inTempDir(async (dir) => {
     const { code, err } = await reproduceCli([
       "pdquant",
       "--budget",
@@ -49,14 +54,10 @@ Deno.test("reproduce refuses --iters with a named budget before running anything
     assert(code !== 0, "exit code");
     assert(err.includes("do not go with --budget smoke"), err);
     assertEquals([...Deno.readDirSync(dir)].length, 0);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+  }));
 
-Deno.test("reproduce --dry-run lists the planned runs and runs none", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+Deno.test("reproduce --dry-run lists the planned runs and runs none", () =>
+  inTempDir(async (dir) => {
     const { code, err } = await reproduceCli([
       "pdquant",
       "--cells",
@@ -73,7 +74,4 @@ Deno.test("reproduce --dry-run lists the planned runs and runs none", async () =
       0,
       "no records",
     );
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+  }));

@@ -67,22 +67,20 @@ Deno.test("pool empties itself and stops pooling while the system is short of me
       minElements: 4096,
       memoryProbe: () => ({ total: 16 * GB, available }),
     });
-    give(new Float32Array(10_000));
-    assertEquals(poolBytes(), 40_000, "plenty of memory: pooled");
-    available = 1.5 * GB; // under max(16 GB / 8, 1 GB) = 2 GB
-    clock.t += 100;
-    give(new Float32Array(10_000));
-    assertEquals(poolBytes(), 80_000, "not probed again within 200 ms");
-    clock.t += 200;
-    give(new Float32Array(10_000));
-    assertEquals(poolBytes(), 0, "short of memory: emptied, and the array is not kept");
-    available = 4 * GB;
-    clock.t += 50;
-    give(new Float32Array(10_000));
-    assertEquals(poolBytes(), 0, "still counted as short until the next probe");
-    clock.t += 200;
-    give(new Float32Array(10_000));
-    assertEquals(poolBytes(), 40_000, "memory back: pooling again");
+    // Each step: advance the clock, set the available memory, release one array, check the pool.
+    const steps: [ms: number, availableGb: number, pooled: number, why: string][] = [
+      [0, 8, 40_000, "plenty of memory: pooled"],
+      [100, 1.5, 80_000, "under max(16 GB / 8, 1 GB), but not probed again within 200 ms"],
+      [200, 1.5, 0, "short of memory: emptied, and the array is not kept"],
+      [50, 4, 0, "still counted as short until the next probe"],
+      [200, 4, 40_000, "memory back: pooling again"],
+    ];
+    for (const [ms, gb, pooled, why] of steps) {
+      clock.t += ms;
+      available = gb * GB;
+      give(new Float32Array(10_000));
+      assertEquals(poolBytes(), pooled, why);
+    }
   } finally {
     performance.now = realNow;
     clearPool({});
