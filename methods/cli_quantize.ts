@@ -24,9 +24,8 @@ import { type Tensor, upload } from "../runtime/mod.ts";
 import { useBackend } from "../runtime/select.ts";
 import { loadOnnx } from "../models/onnx.ts";
 import { foldBatchNorm } from "../models/fold_bn.ts";
-import { resolveModel } from "../models/registry.ts";
 import { ImageNetDataset } from "../datasets/imagenet.ts";
-import { plainResizeSpec, type PreprocessSpec } from "../datasets/preprocess.ts";
+import { resolveModelInput } from "./_quant/model_input.ts";
 import { sampleCalibration } from "../datasets/sampler.ts";
 import { methodById } from "./mod.ts";
 import { parseConfig } from "./_quant/config.ts";
@@ -82,25 +81,7 @@ const log = (m: string) => {
 };
 
 // Model and preprocessing.
-let path: string, name: string, spec: PreprocessSpec;
-if (a.model.endsWith(".onnx")) {
-  path = a.model;
-  name = a.model.split("/").pop()!.replace(/\.onnx$/, "");
-  spec = plainResizeSpec(Number(a.size ?? 224), { kind: "tf" });
-} else {
-  const r = resolveModel(a.model);
-  path = r.path;
-  name = a.model;
-  const n = r.entry.preprocess.normalize;
-  spec = plainResizeSpec(
-    Number(a.size ?? r.entry.inputSize),
-    n === "tf"
-      ? { kind: "tf" }
-      : n === "unit"
-      ? { kind: "unit" }
-      : { kind: "mean-std", mean: n.mean, std: n.std },
-  );
-}
+const { path, name, spec } = resolveModelInput(a.model, a.size);
 const { graph, bn } = foldBatchNorm(loadOnnx(path));
 const method = methodById(a.method);
 // `--config JSON`: any other field of the method's config (checked by its zod schema).

@@ -1,0 +1,126 @@
+/**
+ * `deno task error-profile --model NAME|FILE.onnx --qdq [LABEL=]FILE.onnx [--qdq …] [--images N]
+ * [--data DIR] [--size S] [--at units|nodes] [--json FILE]`
+ *
+ * Where along the network each quantized model's error comes from: the SQNR (dB) of every
+ * reconstruction unit's output of each exported QDQ model (`deno task quantize --out`) against the
+ * BN-folded FP model, on the first `--images` (default 256) images of `--data` (default: the
+ * shared 1,300-image ImageNet validation subset), plus top-1 agreement with the FP model and the
+ * mean KL(FP ‖ quantized) of the predictions. `--at nodes` compares every node's output instead
+ * (the dequantized value where an activation quantizer sits). Prints a table; `--json` writes a record with the
+ * files' sha256 and the commit.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { loadOnnx, sha256Hex } from "../models/onnx.ts";
+import { foldBatchNorm } from "../models/fold_bn.ts";
+import { ImageNetDataset } from "../datasets/imagenet.ts";
+import { gitCommit } from "../papers/runner.ts";
+import { resolveModelInput } from "./_quant/model_input.ts";
+import { type ErrorProfile, errorProfile, type ProfiledModel } from "./error_profile.ts";
+
+const DATA = new URL(
+  "../../shared/assets/imagenet/ilsvrc2012_val_subset1300_227px/",
+  import.meta.url,
+);
+
+const { values: a } = parseArgs({
+  args: Deno.args,
+  options: {
+    model: { type: "string" },
+    qdq: { type: "string", multiple: true },
+    images: { type: "string", default: "256" },
+    data: { type: "string", default: DATA.pathname },
+    size: { type: "string" },
+    json: { type: "string" },
+    at: { type: "string", default: "units" },
+  },
+});
+if (!a.model || !a.qdq?.length) {
+  console.error(
+    "usage: deno task error-profile --model NAME|FILE.onnx --qdq [LABEL=]FILE.onnx [--qdq …] " +
+      "[--images N] [--data DIR] [--json FILE]",
+  );
+  Deno.exit(2);
+}
+if (a.at !== "units" && a.at !== "nodes") {
+  console.error(`--at must be "units" or "nodes", got "${a.at}"`);
+  Deno.exit(2);
+}
+const images = Number(a.images);
+if (!Number.isInteger(images) || images < 1) {
+  console.error(`--images must be a positive integer, got "${a.images}"`);
+  Deno.exit(2);
+}
+
+const { path, name, spec } = resolveModelInput(a.model, a.size);
+const { graph } = foldBatchNorm(loadOnnx(path));
+const models: (ProfiledModel & { file: string; sha256: string })[] = [];
+for (const q of a.qdq) {
+  const eq = q.indexOf("=");
+  const file = eq > 0 && !q.slice(0, eq).includes("/") ? q.slice(eq + 1) : q;
+  const label = file === q ? file.split("/").pop()!.replace(/(\.qdq)?\.onnx$/, "") : q.slice(0, eq);
+  const bytes = await Deno.readFile(file).catch((e) => {
+    console.error(`error-profile: cannot read ${file}: ${(e as Error).message}`);
+    Deno.exit(2);
+  });
+  models.push({ label, file, bytes, sha256: sha256Hex(bytes) });
+}
+
+const data = await ImageNetDataset.fromList(a.data!);
+async function* batches() {
+  for await (const b of data.batches({ spec, batchSize: 32, limit: images })) {
+    yield { host: b.images, shape: b.shape };
+  }
+}
+const t0 = performance.now();
+const p = await errorProfile(graph, models, batches(), { at: a.at });
+const seconds = (performance.now() - t0) / 1000;
+console.log(table(p));
+console.log(`${p.images} images of ${a.data}, ${seconds.toFixed(1)} s`);
+
+if (a.json) {
+  const record = {
+    schema: "ptq-bench/error-profile@1",
+    ptq_bench: gitCommit(),
+    created: new Date().toISOString(),
+    model: { name, path, sha256: sha256Hex(await Deno.readFile(path)) },
+    data: a.data,
+    images: p.images,
+    at: a.at,
+    models: models.map((m) => ({ label: m.label, file: m.file, sha256: m.sha256 })),
+    // JSON has no Infinity: an exact match is written as null.
+    units: p.units.map((u) => ({ ...u, sqnr: u.sqnr.map((x) => (isFinite(x) ? x : null)) })),
+    agreement: p.agreement,
+    kl: p.kl,
+    seconds,
+  };
+  await Deno.writeTextFile(a.json, JSON.stringify(record, null, 1) + "\n");
+  console.log(`wrote ${a.json}`);
+}
+
+function table(p: ErrorProfile): string {
+  const w = Math.max(8, ...p.units.map((u) => u.unit.length));
+  const cols = p.labels.map((l) => Math.max(8, l.length));
+  const head = [
+    "unit".padEnd(w),
+    "FP RMS".padStart(8),
+    ...p.labels.map((l, i) => l.padStart(cols[i])),
+  ];
+  const lines = [head.join("  "), head.map((h) => "-".repeat(h.length)).join("  ")];
+  for (const u of p.units) {
+    lines.push([
+      u.unit.padEnd(w),
+      u.fpRms.toPrecision(3).padStart(8),
+      ...u.sqnr.map((x, i) => (isFinite(x) ? x.toFixed(2) : "exact").padStart(cols[i])),
+    ].join("  "));
+  }
+  const foot = (title: string, xs: number[], d: number) =>
+    [title.padEnd(w), "".padStart(8), ...xs.map((x, i) => x.toFixed(d).padStart(cols[i]))].join(
+      "  ",
+    );
+  lines.push(foot("top-1 = FP (%)", p.agreement, 2), foot("KL(FP‖Q)", p.kl, 4));
+  return `SQNR (dB) of each ${a.at === "nodes" ? "node" : "unit"}'s output against the FP model\n` +
+    lines.join("\n");
+}

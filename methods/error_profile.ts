@@ -1,0 +1,219 @@
+/**
+ * Error propagation along a quantized network: for every reconstruction unit's output, the
+ * signal-to-quantization-noise ratio (SQNR, dB) of one or more exported QDQ models against the FP
+ * model they were quantized from, on the same images, through onnxruntime.
+ *
+ * Reconstruction losses say how well each unit fitted its own calibration targets; this says how
+ * much error each method's finished model carries at each depth, which is what decides its
+ * accuracy. A method can have the lower per-unit losses and still pass on more error (session 4's
+ * BRECQ against QDrop, docs/reproduce.md).
+ *
+ * The FP reference is the BN-folded graph the methods quantize, exported with `toOnnx`, so its
+ * value names are the ones `toQdqOnnx` keeps: an activation quantizer's site `v` is the dequantized
+ * value in the QDQ model (what the next unit reads), `v` in the FP model.
+ *
+ * @example
+ * ```ts
+ * const { graph } = foldBatchNorm(loadOnnx("model.onnx"));
+ * const p = await errorProfile(graph, [{ label: "rtn", bytes }], batches);
+ * console.log(p.units.map((u) => `${u.unit} ${u.sqnr[0].toFixed(1)} dB`));
+ * ```
+ *
+ * @module
+ */
+import * as ort from "onnxruntime-node";
+import onnxProto from "onnx-proto";
+import type { Graph } from "../models/graph.ts";
+import { reconstructionUnits } from "../models/units.ts";
+import { toOnnx } from "../models/export.ts";
+import { decodeModel } from "../models/onnx.ts";
+
+// deno-lint-ignore no-explicit-any
+const onnx = (onnxProto as any).onnx;
+
+/** A QDQ model to profile. */
+export interface ProfiledModel {
+  label: string;
+  bytes: Uint8Array;
+}
+
+/** A batch of preprocessed images on the host, NCHW. */
+export interface HostBatch {
+  host: Float32Array;
+  shape: number[];
+}
+
+/**
+ * One unit's (or node's) row: the FP output's RMS (per element) and each model's SQNR there (dB,
+ * `Infinity` if exact).
+ */
+export interface UnitError {
+  /** The unit's name (or the node's). */
+  unit: string;
+  /** The unit's kind (or the node's op type). */
+  kind: string;
+  /** The value compared (the unit's output). */
+  value: string;
+  fpRms: number;
+  sqnr: number[];
+}
+
+/** The profile of every model, units in network order. */
+export interface ErrorProfile {
+  labels: string[];
+  images: number;
+  units: UnitError[];
+  /** Per model: share of images whose top-1 class equals the FP model's (percent). */
+  agreement: number[];
+  /** Per model: mean KL(FP ‖ quantized) of the softmax predictions (nats). */
+  kl: number[];
+}
+
+/** SQNR in dB from the signal and noise energies. */
+export function sqnrDb(signal: number, noise: number): number {
+  if (noise === 0) return Infinity;
+  return 10 * Math.log10(signal / noise);
+}
+
+/** Adds graph outputs (float tensors) for `names` to ONNX bytes; throws naming a missing value. */
+export function withOutputs(bytes: Uint8Array, names: string[], file: string): Uint8Array {
+  const m = decodeModel(bytes, file);
+  const produced = new Set<string>(m.graph.node.flatMap((n: { output: string[] }) => n.output));
+  const outs = new Set<string>(m.graph.output.map((o: { name: string }) => o.name));
+  for (const name of names) {
+    if (outs.has(name)) continue;
+    if (!produced.has(name)) {
+      throw new RangeError(
+        `${file} has no value "${name}": was it exported by ptq-bench from this model?`,
+      );
+    }
+    m.graph.output.push({ name, type: { tensorType: { elemType: 1 } } });
+  }
+  return onnx.ModelProto.encode(m).finish();
+}
+
+/**
+ * Runs the FP graph and each QDQ model on `batches` and accumulates, per unit output, the FP
+ * signal energy and each model's error energy; on the logits also top-1 agreement and KL.
+ */
+export async function errorProfile(
+  graph: Graph,
+  models: ProfiledModel[],
+  batches: AsyncIterable<HostBatch> | Iterable<HostBatch>,
+  opts: {
+    threads?: number;
+    /** Compare each reconstruction unit's output (default) or every node's output. */
+    at?: "units" | "nodes";
+  } = {},
+): Promise<ErrorProfile> {
+  const logits = graph.outputs[0].name;
+  const rows = [
+    ...(opts.at === "nodes"
+      ? graph.nodes.flatMap((n) =>
+        n.outputs.map((v) => ({ unit: n.name, kind: n.opType, value: v }))
+      )
+      : reconstructionUnits(graph).map((u) => ({ unit: u.name, kind: u.kind, value: u.output })))
+      .filter((r) => r.value !== logits),
+    { unit: "logits", kind: "output", value: logits },
+  ];
+  const names = rows.map((r) => r.value);
+  const input = graph.inputs[0].name;
+  const session = (bytes: Uint8Array) =>
+    ort.InferenceSession.create(bytes, {
+      intraOpNumThreads: opts.threads ?? navigator.hardwareConcurrency,
+      graphOptimizationLevel: "disabled",
+    });
+  const fp = await session(withOutputs(toOnnx(graph), names, "the FP reference"));
+  const qs = [];
+  for (const m of models) qs.push(await session(withOutputs(m.bytes, names, m.label)));
+
+  const signal = new Float64Array(names.length), count = new Float64Array(names.length);
+  const noise = models.map(() => new Float64Array(names.length));
+  const agree = models.map(() => 0), kl = models.map(() => 0);
+  let images = 0;
+  try {
+    for await (const b of batches) {
+      const feeds = { [input]: new ort.Tensor("float32", b.host, b.shape) };
+      const ref = await fp.run(feeds);
+      names.forEach((n, i) => {
+        signal[i] += energy(ref[n].data as Float32Array);
+        count[i] += ref[n].data.length;
+      });
+      for (let k = 0; k < qs.length; k++) {
+        const out = await qs[k].run(feeds);
+        names.forEach((n, i) =>
+          noise[k][i] += energy(ref[n].data as Float32Array, out[n].data as Float32Array)
+        );
+        const p = logitStats(
+          ref[logits].data as Float32Array,
+          out[logits].data as Float32Array,
+          b.shape[0],
+        );
+        agree[k] += p.agree;
+        kl[k] += p.kl;
+      }
+      images += b.shape[0];
+    }
+  } finally {
+    await fp.release();
+    for (const q of qs) await q.release();
+  }
+  const n = Math.max(images, 1);
+  return {
+    labels: models.map((m) => m.label),
+    images,
+    units: rows.map((r, i) => ({
+      ...r,
+      fpRms: Math.sqrt(signal[i] / Math.max(1, count[i])),
+      sqnr: noise.map((z) => sqnrDb(signal[i], z[i])),
+    })),
+    agreement: agree.map((a) => (100 * a) / n),
+    kl: kl.map((x) => x / n),
+  };
+}
+
+/** Σx² or, with `b`, Σ(x − b)². */
+function energy(a: Float32Array, b?: Float32Array): number {
+  let s = 0;
+  if (!b) {
+    for (let i = 0; i < a.length; i++) s += a[i] * a[i];
+    return s;
+  }
+  for (let i = 0; i < a.length; i++) {
+    const d = a[i] - b[i];
+    s += d * d;
+  }
+  return s;
+}
+
+/** Over a batch of logits rows: how many top-1 classes agree, and Σ KL(softmax p ‖ softmax q). */
+function logitStats(
+  p: Float32Array,
+  q: Float32Array,
+  rows: number,
+): { agree: number; kl: number } {
+  const k = p.length / rows;
+  let agree = 0, kl = 0;
+  for (let r = 0; r < rows; r++) {
+    const a = p.subarray(r * k, (r + 1) * k), b = q.subarray(r * k, (r + 1) * k);
+    if (argmax(a) === argmax(b)) agree++;
+    const la = logSoftmax(a), lb = logSoftmax(b);
+    for (let j = 0; j < k; j++) kl += Math.exp(la[j]) * (la[j] - lb[j]);
+  }
+  return { agree, kl };
+}
+
+function argmax(a: Float32Array): number {
+  let best = 0;
+  for (let j = 1; j < a.length; j++) if (a[j] > a[best]) best = j;
+  return best;
+}
+
+function logSoftmax(a: Float32Array): Float64Array {
+  let m = -Infinity;
+  for (const v of a) m = Math.max(m, v);
+  let s = 0;
+  for (const v of a) s += Math.exp(v - m);
+  const lse = m + Math.log(s);
+  return Float64Array.from(a, (v) => v - lse);
+}
