@@ -1,6 +1,6 @@
 /**
  * `deno task error-profile --model NAME|FILE.onnx --qdq [LABEL=]FILE.onnx [--qdq …] [--images N]
- * [--data DIR] [--size S] [--at units|nodes] [--json FILE]`
+ * [--data DIR] [--size S] [--at units|nodes] [--channels VALUE [--top N]] [--json FILE]`
  *
  * Where along the network each quantized model's error comes from: the SQNR (dB) of every
  * reconstruction unit's output of each exported QDQ model (`deno task quantize --out`) against the
@@ -18,7 +18,12 @@ import { foldBatchNorm } from "../models/fold_bn.ts";
 import { ImageNetDataset } from "../datasets/imagenet.ts";
 import { gitCommit } from "../papers/runner.ts";
 import { resolveModelInput } from "./_quant/model_input.ts";
-import { type ErrorProfile, errorProfile, type ProfiledModel } from "./error_profile.ts";
+import {
+  type ChannelError,
+  type ErrorProfile,
+  errorProfile,
+  type ProfiledModel,
+} from "./error_profile.ts";
 
 const DATA = new URL(
   "../../shared/assets/imagenet/ilsvrc2012_val_subset1300_227px/",
@@ -35,17 +40,24 @@ const { values: a } = parseArgs({
     size: { type: "string" },
     json: { type: "string" },
     at: { type: "string", default: "units" },
+    channels: { type: "string" },
+    top: { type: "string", default: "8" },
   },
 });
 if (!a.model || !a.qdq?.length) {
   console.error(
     "usage: deno task error-profile --model NAME|FILE.onnx --qdq [LABEL=]FILE.onnx [--qdq …] " +
-      "[--images N] [--data DIR] [--json FILE]",
+      "[--images N] [--data DIR] [--at units|nodes] [--channels VALUE [--top N]] [--json FILE]",
   );
   Deno.exit(2);
 }
 if (a.at !== "units" && a.at !== "nodes") {
   console.error(`--at must be "units" or "nodes", got "${a.at}"`);
+  Deno.exit(2);
+}
+const top = Number(a.top);
+if (!Number.isInteger(top) || top < 1) {
+  console.error(`--top must be a positive integer, got "${a.top}"`);
   Deno.exit(2);
 }
 const images = Number(a.images);
@@ -75,9 +87,14 @@ async function* batches() {
   }
 }
 const t0 = performance.now();
-const p = await errorProfile(graph, models, batches(), { at: a.at });
+const p = await errorProfile(graph, models, batches(), { at: a.at, channels: a.channels })
+  .catch((e) => {
+    console.error(`error-profile: ${(e as Error).message}`);
+    Deno.exit(2);
+  });
 const seconds = (performance.now() - t0) / 1000;
 console.log(table(p));
+if (p.channels) console.log(channelTable(p.labels, p.channels, top));
 console.log(`${p.images} images of ${a.data}, ${seconds.toFixed(1)} s`);
 
 if (a.json) {
@@ -94,6 +111,7 @@ if (a.json) {
     units: p.units.map((u) => ({ ...u, sqnr: u.sqnr.map((x) => (isFinite(x) ? x : null)) })),
     agreement: p.agreement,
     kl: p.kl,
+    ...(p.channels ? { channels: p.channels } : {}),
     seconds,
   };
   await Deno.writeTextFile(a.json, JSON.stringify(record, null, 1) + "\n");
@@ -123,4 +141,39 @@ function table(p: ErrorProfile): string {
   lines.push(foot("top-1 = FP (%)", p.agreement, 2), foot("KL(FP‖Q)", p.kl, 4));
   return `SQNR (dB) of each ${a.at === "nodes" ? "node" : "unit"}'s output against the FP model\n` +
     lines.join("\n");
+}
+
+/** The `top` channels by the last model's share of the value's error. */
+function channelTable(labels: string[], c: ChannelError, top: number): string {
+  const total = c.noise.map((z) => z.reduce((s, x) => s + x, 0));
+  const last = c.noise.length - 1;
+  const order = c.fpEnergy.map((_, i) => i).sort((i, j) => c.noise[last][j] - c.noise[last][i]);
+  const k = c.producer;
+  const head = [
+    "channel",
+    ...labels.map((l) => `${l} share %`),
+    ...(k ? ["Σw FP", ...labels.map((l) => `Σw ${l}`), "bias"] : []),
+  ];
+  const rows = order.slice(0, top).map((i) => [
+    String(i),
+    ...c.noise.map((z, m) => (total[m] > 0 ? (100 * z[i]) / total[m] : 0).toFixed(1)),
+    ...(k
+      ? [
+        k.fpKernelSum[i].toFixed(4),
+        ...k.kernelSum.map((s) => (s ? s[i].toFixed(4) : "—")),
+        k.bias[i].toFixed(3),
+      ]
+      : []),
+  ]);
+  const w = head.map((h, j) => Math.max(h.length, ...rows.map((r) => r[j].length)));
+  const line = (r: string[]) => r.map((x, j) => x.padStart(w[j])).join("  ");
+  return [
+    `${c.value}: the ${Math.min(top, order.length)} of ${order.length} channels with most of ` +
+    `${labels[last]}'s error${
+      k ? ` (produced by ${k.node}; Σw: kernel sum per output channel)` : ""
+    }`,
+    line(head),
+    w.map((n) => "-".repeat(n)).join("  "),
+    ...rows.map(line),
+  ].join("\n");
 }

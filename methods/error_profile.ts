@@ -67,6 +67,32 @@ export interface ErrorProfile {
   agreement: number[];
   /** Per model: mean KL(FP ‖ quantized) of the softmax predictions (nats). */
   kl: number[];
+  /** With `opts.channels`: that value's error split by channel. */
+  channels?: ChannelError;
+}
+
+/**
+ * One value's error split by channel (axis 1): which channels carry it, and, when a Conv produces
+ * the value, each output channel's kernel sum in the FP model and as each QDQ model
+ * dequantizes it. A kernel that sums to ~0 passes no local mean; rounding it to a coarse grid can
+ * break that, and the channel then leaks its input's mean times the rounding error of the sum.
+ */
+export interface ChannelError {
+  value: string;
+  /** Per channel: Σ of the FP value squared. */
+  fpEnergy: number[];
+  /** Per model, per channel: Σ of the error squared. */
+  noise: number[][];
+  /** The producing node, when it is a Conv with a constant weight. */
+  producer?: {
+    node: string;
+    /** Per output channel: Σ of the FP (BN-folded) kernel. */
+    fpKernelSum: number[];
+    /** Per model: Σ of the dequantized kernel per output channel (null: weight not quantized). */
+    kernelSum: (number[] | null)[];
+    /** Per output channel: the FP bias (zeros without one). */
+    bias: number[];
+  };
 }
 
 /** SQNR in dB from the signal and noise energies. */
@@ -104,6 +130,8 @@ export async function errorProfile(
     threads?: number;
     /** Compare each reconstruction unit's output (default) or every node's output. */
     at?: "units" | "nodes";
+    /** A value (N × C × …) whose error to split by channel (`ErrorProfile.channels`). */
+    channels?: string;
   } = {},
 ): Promise<ErrorProfile> {
   const logits = graph.outputs[0].name;
@@ -117,6 +145,10 @@ export async function errorProfile(
     { unit: "logits", kind: "output", value: logits },
   ];
   const names = rows.map((r) => r.value);
+  const ch = opts.channels === undefined
+    ? undefined
+    : await channelSetup(graph, models, opts.channels);
+  if (ch && !names.includes(ch.value)) names.push(ch.value);
   const input = graph.inputs[0].name;
   const session = (bytes: Uint8Array) =>
     ort.InferenceSession.create(bytes, {
@@ -125,7 +157,10 @@ export async function errorProfile(
     });
   const fp = await session(withOutputs(toOnnx(graph), names, "the FP reference"));
   const qs = [];
-  for (const m of models) qs.push(await session(withOutputs(m.bytes, names, m.label)));
+  for (const [k, m] of models.entries()) {
+    const extra = ch?.weightValues[k] ? [ch.weightValues[k]!] : [];
+    qs.push(await session(withOutputs(m.bytes, [...names, ...extra], m.label)));
+  }
 
   const signal = new Float64Array(names.length), count = new Float64Array(names.length);
   const noise = models.map(() => new Float64Array(names.length));
@@ -139,11 +174,13 @@ export async function errorProfile(
         signal[i] += energy(ref[n].data as Float32Array);
         count[i] += ref[n].data.length;
       });
+      if (ch) ch.addSignal(ref[ch.value]);
       for (let k = 0; k < qs.length; k++) {
         const out = await qs[k].run(feeds);
         names.forEach((n, i) =>
           noise[k][i] += energy(ref[n].data as Float32Array, out[n].data as Float32Array)
         );
+        if (ch) ch.addNoise(k, ref[ch.value], out);
         const p = logitStats(
           ref[logits].data as Float32Array,
           out[logits].data as Float32Array,
@@ -162,6 +199,7 @@ export async function errorProfile(
   return {
     labels: models.map((m) => m.label),
     images,
+    ...(ch ? { channels: ch.result() } : {}),
     units: rows.map((r, i) => ({
       ...r,
       fpRms: Math.sqrt(signal[i] / Math.max(1, count[i])),
@@ -170,6 +208,73 @@ export async function errorProfile(
     agreement: agree.map((a) => (100 * a) / n),
     kl: kl.map((x) => x / n),
   };
+}
+
+/** Finds `value`'s producer (FP graph and each QDQ model) and accumulates per-channel energies. */
+async function channelSetup(graph: Graph, models: ProfiledModel[], value: string) {
+  const node = graph.nodes.find((n) => n.outputs.includes(value));
+  if (!node) {
+    const known = graph.nodes.flatMap((n) => n.outputs).slice(0, 8).join(", ");
+    throw new RangeError(`--channels: the FP model has no value "${value}" (values: ${known}, …)`);
+  }
+  const conv = node.opType === "Conv" && graph.initializers.has(node.inputs[1]);
+  // In each QDQ model, the producer's weight input is a DequantizeLinear output when quantized.
+  const weightValues = models.map((m) => {
+    if (!conv) return null;
+    const g = decodeModel(m.bytes, m.label).graph;
+    const q = g.node.find((n: { output: string[] }) => n.output.includes(value));
+    const w: string | undefined = q?.input[1];
+    const produced = w !== undefined &&
+      g.node.some((n: { output: string[] }) => n.output.includes(w));
+    return produced ? w : null;
+  });
+  let fpKernelSum: number[] = [], bias: number[] = [];
+  if (conv) {
+    const w = graph.initializers.get(node.inputs[1])!;
+    fpKernelSum = kernelSums(await w.data() as Float32Array, w.shape[0]);
+    const b = node.inputs[2] ? graph.initializers.get(node.inputs[2]) : undefined;
+    bias = b ? Array.from(await b.data() as Float32Array) : fpKernelSum.map(() => 0);
+  }
+  const fpEnergy: number[] = [];
+  const noise: number[][] = models.map(() => []);
+  const kernelSum: (number[] | null)[] = models.map(() => null);
+  const add = (acc: number[], t: ort.Tensor, b?: ort.Tensor) => {
+    const c = t.dims[1] ?? 1, inner = t.data.length / ((t.dims[0] ?? 1) * c);
+    const x = t.data as Float32Array, y = b?.data as Float32Array | undefined;
+    while (acc.length < c) acc.push(0);
+    for (let i = 0; i < x.length; i++) {
+      const d = y ? x[i] - y[i] : x[i];
+      acc[Math.floor(i / inner) % c] += d * d;
+    }
+  };
+  return {
+    value,
+    weightValues,
+    addSignal: (t: ort.Tensor) => add(fpEnergy, t),
+    addNoise: (k: number, ref: ort.Tensor, out: Record<string, ort.Tensor>) => {
+      add(noise[k], ref, out[value]);
+      const w = weightValues[k];
+      if (w && kernelSum[k] === null) {
+        kernelSum[k] = kernelSums(out[w].data as Float32Array, out[w].dims[0]);
+      }
+    },
+    result: (): ChannelError => ({
+      value,
+      fpEnergy,
+      noise,
+      ...(conv ? { producer: { node: node.name, fpKernelSum, kernelSum, bias } } : {}),
+    }),
+  };
+}
+
+/** Σ of each of `rows` equal slices of a weight (per output channel). */
+function kernelSums(w: Float32Array, rows: number): number[] {
+  const k = w.length / rows;
+  return Array.from({ length: rows }, (_, r) => {
+    let s = 0;
+    for (let j = 0; j < k; j++) s += w[r * k + j];
+    return s;
+  });
 }
 
 /** Σx² or, with `b`, Σ(x − b)². */

@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertThrows } from "../datasets/_assert.ts";
+import { assert, assertEquals, assertRejects, assertThrows } from "../datasets/_assert.ts";
 import { ortRun } from "../models/_testing.ts";
 import { toOnnx } from "../models/export.ts";
 import { reconstructionUnits } from "../models/units.ts";
@@ -84,6 +84,57 @@ Deno.test("errorProfile at every node: one row per node output, FP exact", async
     assertEquals(u.sqnr[0], Infinity, `${u.unit}: FP against itself`);
     assert(isFinite(u.sqnr[1]), `${u.unit}: W4A4 exact?`);
   }
+});
+
+Deno.test("errorProfile split by channel: shares add up to the value's error, kernel sums as dequantized", async () => {
+  const graph = tinyGraph();
+  const value = "c1.y";
+  const node = graph.nodes.find((n) => n.outputs.includes(value))!;
+  const w4 = await rtn(4, 8);
+  const p = await errorProfile(
+    graph,
+    [{ label: "fp", bytes: toOnnx(graph) }, { label: "w4a8", bytes: w4 }],
+    batches(),
+    { threads: 1, at: "nodes", channels: value },
+  );
+  const c = p.channels!;
+  const w = graph.initializers.get(node.inputs[1])!;
+  assertEquals(c.value, value);
+  assertEquals(c.fpEnergy.length, w.shape[0]);
+  assertEquals(c.noise[0], c.fpEnergy.map(() => 0), "FP against itself");
+  // Per-channel energies add up to the node row's SQNR.
+  const row = p.units.find((u) => u.value === value)!;
+  const sum = (xs: number[]) => xs.reduce((s, x) => s + x, 0);
+  const db = sqnrDb(sum(c.fpEnergy), sum(c.noise[1]));
+  assert(Math.abs(db - row.sqnr[1]) < 1e-3, `per-channel ${db} dB vs row ${row.sqnr[1]} dB`);
+  const prod = c.producer!;
+  assertEquals(prod.node, node.name);
+  const host = w.dataSync(), k = host.length / w.shape[0];
+  for (let o = 0; o < w.shape[0]; o++) {
+    const s = sum(Array.from(host.subarray(o * k, (o + 1) * k)));
+    assert(
+      Math.abs(prod.fpKernelSum[o] - s) < 1e-4,
+      `channel ${o}: ${prod.fpKernelSum[o]} vs ${s}`,
+    );
+  }
+  assertEquals(prod.kernelSum[0], null, "the FP export has no dequantized weight");
+  const q = prod.kernelSum[1]!;
+  assertEquals(q.length, w.shape[0]);
+  assert(
+    q.some((x, o) => Math.abs(x - prod.fpKernelSum[o]) > 1e-6),
+    "4-bit rounding changed no sum",
+  );
+  assertEquals(prod.bias, Array.from(graph.initializers.get(node.inputs[2])!.dataSync()));
+});
+
+Deno.test("errorProfile by channel names a value the model does not have", async () => {
+  const graph = tinyGraph();
+  await assertRejects(
+    () =>
+      errorProfile(graph, [{ label: "fp", bytes: toOnnx(graph) }], batches(), { channels: "nope" }),
+    RangeError,
+    'the FP model has no value "nope"',
+  );
 });
 
 Deno.test("withOutputs names a value the model does not have", () => {
