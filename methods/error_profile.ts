@@ -242,9 +242,9 @@ async function channelSetup(graph: Graph, models: ProfiledModel[], value: string
     const c = t.dims[1] ?? 1, inner = t.data.length / ((t.dims[0] ?? 1) * c);
     const x = t.data as Float32Array, y = b?.data as Float32Array | undefined;
     while (acc.length < c) acc.push(0);
-    for (let i = 0; i < x.length; i++) {
-      const d = y ? x[i] - y[i] : x[i];
-      acc[Math.floor(i / inner) % c] += d * d;
+    // Contiguous runs of `inner` elements belong to one channel: sum each with `energy`.
+    for (let o = 0, k = 0; o < x.length; o += inner, k = (k + 1) % c) {
+      acc[k] += energy(x.subarray(o, o + inner), y?.subarray(o, o + inner));
     }
   };
   return {
