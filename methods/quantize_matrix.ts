@@ -1,5 +1,5 @@
 /**
- * `deno run -A methods/quantize_matrix.ts --model NAME FILE…` prints the W/A × method table of one
+ * `deno task table --model NAME FILE…` prints the W/A × method table of one
  * model's measured cells, made from the run records themselves (never typed in): `deno task quantize
  * --json` records (`.json`) and `deno task reproduce` records (`.jsonl`). Each cell lists every
  * setting that was measured — iterations per unit and AdaRound learning rate — with mean ± std over
