@@ -76,6 +76,20 @@ export type Normalization = z.infer<typeof Normalization>;
 export const PreprocessSpec = z.object({ geometry: Geometry, normalize: Normalization });
 export type PreprocessSpec = z.infer<typeof PreprocessSpec>;
 
+/** A spec's geometry in words, for logs and records ("central 87.5 % crop, resize to 224 (tf-bilinear)"). */
+export function describeGeometry(g: Geometry): string {
+  switch (g.kind) {
+    case "resize":
+      return `plain resize to ${g.size} (${g.interpolation})`;
+    case "central-fraction-resize":
+      return `central ${+(g.fraction * 100).toFixed(
+        2,
+      )} % crop, resize to ${g.size} (${g.interpolation})`;
+    case "resize-center-crop":
+      return `resize to ${g.resize}, center crop ${g.crop} (${g.interpolation})`;
+  }
+}
+
 /** ImageNet channel mean and std on [0, 1] (torchvision). */
 export const IMAGENET_MEAN: [number, number, number] = [0.485, 0.456, 0.406];
 export const IMAGENET_STD: [number, number, number] = [0.229, 0.224, 0.225];

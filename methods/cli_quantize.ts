@@ -1,7 +1,7 @@
 /**
  * `deno task quantize --model NAME|FILE.onnx --method ID --w BITS --a BITS [--budget smoke|quick|paper]
  * [--seed N] [--iters N] [--calib-size N] [--config JSON] [--checkpoints DIR] [--calib DIR] [--data DIR] [--limit N] [--out FILE.onnx]
- * [--json FILE] [--backend cpu|webgpu]`
+ * [--json FILE] [--backend cpu|webgpu] [--calib-preprocess model|plain]`
  *
  * A killed run continues after its last reconstructed unit from a checkpoint in `--checkpoints DIR`
  * (default `out/checkpoints`), removed when the run completes.
@@ -11,7 +11,10 @@
  * The resolved values are in the JSON record's `config`.
  *
  * Loads the model (registry name or ONNX file; BN folded), draws the calibration sample (seeded)
- * from `--calib` (default: the shared ImageNet calibration folder), runs the method with
+ * from `--calib` (default: the shared ImageNet calibration folder) with the model's own
+ * evaluation preprocessing (TF central 87.5 % crop for the shared MobileNets, as the
+ * `imagenet-subset` suite does; `--calib-preprocess plain`: a plain resize, as runs before
+ * records carried `calibration.preprocess` did), runs the method with
  * per-unit progress, evaluates the simulated quantized model and the exported QDQ ONNX model
  * (onnxruntime) on `--data` (default: the shared 1,300-image val subset; `--limit` images), and
  * prints / writes one JSON record with accuracies, wall-clock and peak memory.
@@ -25,7 +28,8 @@ import { useBackend } from "../runtime/select.ts";
 import { loadOnnx } from "../models/onnx.ts";
 import { foldBatchNorm } from "../models/fold_bn.ts";
 import { ImageNetDataset } from "../datasets/imagenet.ts";
-import { resolveModelInput } from "./_quant/model_input.ts";
+import { type ModelInput, resolveModelInput } from "./_quant/model_input.ts";
+import { describeGeometry } from "../datasets/preprocess.ts";
 import { sampleCalibration } from "../datasets/sampler.ts";
 import { methodById } from "./mod.ts";
 import { parseConfig } from "./_quant/config.ts";
@@ -58,6 +62,7 @@ const { values: a } = parseArgs({
     checkpoints: { type: "string", default: "out/checkpoints" },
     "calib-size": { type: "string" },
     config: { type: "string" },
+    "calib-preprocess": { type: "string" },
   },
 });
 if (!a.model || !a.method) {
@@ -81,7 +86,19 @@ const log = (m: string) => {
 };
 
 // Model and preprocessing.
-const { path, name, spec } = resolveModelInput(a.model, a.size);
+const calibChoice = a["calib-preprocess"];
+if (calibChoice !== undefined && calibChoice !== "model" && calibChoice !== "plain") {
+  console.error(`--calib-preprocess must be model or plain, not "${calibChoice}"`);
+  Deno.exit(2);
+}
+let input: ModelInput;
+try {
+  input = resolveModelInput(a.model, a.size, calibChoice);
+} catch (e) {
+  console.error(`quantize: ${(e as Error).message}`);
+  Deno.exit(2);
+}
+const { path, name, spec, calibSpec } = input;
 const { graph, bn } = foldBatchNorm(loadOnnx(path));
 const method = methodById(a.method);
 // `--config JSON`: any other field of the method's config (checked by its zod schema).
@@ -124,10 +141,11 @@ log(
 const calibSet = await ImageNetDataset.fromList(a.calib!);
 const cs = sampleCalibration(calibSet, nCalib, Number(a.seed));
 let calib: Tensor | null = null;
-for await (const b of calibSet.batches({ spec, batchSize: nCalib, ids: cs.ids })) {
+for await (const b of calibSet.batches({ spec: calibSpec, batchSize: nCalib, ids: cs.ids })) {
   calib = upload(b.images, b.shape, backend);
 }
-log(`calibration ${cs.n} images, ids sha256 ${cs.hash.slice(0, 16)}…`);
+const calibGeometry = describeGeometry(calibSpec.geometry);
+log(`calibration ${cs.n} images (${calibGeometry}), ids sha256 ${cs.hash.slice(0, 16)}…`);
 
 // Quantize.
 const tq = performance.now();
@@ -141,6 +159,7 @@ const checkpoint = {
     method.id,
     config,
     cs.hash,
+    calibSpec,
     backend.name,
   ]),
   process: { started, commit },
@@ -225,7 +244,12 @@ const record = {
   budget: a.budget,
   seed: Number(a.seed),
   config: res.config,
-  calibration: { n: cs.n, hash: cs.hash, dir: a.calib },
+  calibration: {
+    n: cs.n,
+    hash: cs.hash,
+    dir: a.calib,
+    preprocess: { choice: input.calib, geometry: calibGeometry, spec: calibSpec },
+  },
   eval: { dir: a.data, n: sim.n },
   top1: sim.top1,
   top5: sim.top5,

@@ -23,6 +23,12 @@ export interface MatrixEntry {
   seed: number;
   top1: number;
   calibN: number | null;
+  /**
+   * Calibration preprocessing: the model's own evaluation preprocessing (TF central crop for the
+   * shared MobileNets) or a plain resize. Quantize records without `calibration.preprocess`
+   * used a plain resize; reproduce records always used the model's own.
+   */
+  calibPrep: "model" | "plain";
   evalN: number;
   fp32: number | null;
   /** Where the number comes from: `file` or `file:line`. */
@@ -59,6 +65,7 @@ export function fromQuantizeRecord(r: Obj, source: string): MatrixEntry {
     seed: Number(r.seed),
     top1: Number(r.top1),
     calibN: num(obj(r.calibration).n) ?? num(config.calibSize),
+    calibPrep: obj(obj(r.calibration).preprocess).choice === "model" ? "model" : "plain",
     evalN: Number(obj(r.eval).n),
     fp32: num(obj(r.fp32).top1),
     source,
@@ -79,6 +86,7 @@ export function fromReproduceRecord(r: Obj, source: string): MatrixEntry {
     seed: Number(r.seed),
     top1: metrics.top1,
     calibN: num(obj(r.calibration).n),
+    calibPrep: "model",
     evalN: Number(metrics.n),
     fp32: num(obj(r.fp32).top1),
     source,
@@ -108,6 +116,8 @@ export async function readEntries(files: string[], model: string): Promise<Matri
 const METHOD_ORDER = ["rtn", "adaround", "brecq", "qdrop", "pdquant", "mrecg+brecq", "mrecg+qdrop"];
 const BITS_ORDER = ["4/4", "2/4", "4/2", "3/3", "2/2"];
 
+const PREP = { model: "cropped calib", plain: "resized calib" } as const;
+
 const mostCommon = <T>(xs: T[]): T | undefined => {
   const n = new Map<T, number>();
   for (const x of xs) n.set(x, (n.get(x) ?? 0) + 1);
@@ -119,11 +129,11 @@ const lrText = (lr: number) => lr.toExponential(0);
 /** A cell's text: one item per setting, sorted by iterations then learning rate. */
 export function cellText(
   entries: MatrixEntry[],
-  common: { calibN?: number | null; evalN?: number },
+  common: { calibN?: number | null; calibPrep?: string; evalN?: number },
 ): string {
   const groups = new Map<string, MatrixEntry[]>();
   for (const e of entries) {
-    const key = JSON.stringify([e.iters, e.lr, e.calibN, e.evalN]);
+    const key = JSON.stringify([e.iters, e.lr, e.calibN, e.calibPrep, e.evalN]);
     groups.set(key, [...(groups.get(key) ?? []), e]);
   }
   return [...groups.values()]
@@ -144,6 +154,7 @@ export function cellText(
         e.iters === null ? null : `${e.iters} it`,
         e.lr === null ? null : lrText(e.lr),
         e.calibN !== common.calibN ? `${e.calibN} calib` : null,
+        e.calibPrep !== common.calibPrep ? PREP[e.calibPrep] : null,
         e.evalN !== common.evalN ? `${e.evalN} val` : null,
       ].filter((x): x is string => x !== null);
       return extras.length ? `${value} (${extras.join(", ")})` : value;
@@ -180,6 +191,7 @@ export function quantizeMatrix(entries: MatrixEntry[], arch: string): string {
     .concat([...measuredBits].filter((b) => !BITS_ORDER.includes(b)).sort());
   const common = {
     calibN: mostCommon(entries.filter((e) => e.calibN !== null).map((e) => e.calibN)),
+    calibPrep: mostCommon(entries.map((e) => e.calibPrep)),
     evalN: mostCommon(entries.map((e) => e.evalN)),
   };
   const head = ["W/A", ...methods, `paper (${arch})`];
@@ -198,11 +210,12 @@ export function quantizeMatrix(entries: MatrixEntry[], arch: string): string {
     ];
   });
   const fp32 = mostCommon(entries.filter((e) => e.fp32 !== null).map((e) => e.fp32));
-  const caption = `${entries.length} records; ${common.calibN ?? "?"} calibration images and ` +
-    `${common.evalN} validation images unless a cell says otherwise; FP32 ${
-      fp32?.toFixed(2) ?? "?"
-    }; ` +
-    `"it" = iterations per unit, then the AdaRound learning rate.`;
+  const prep = common.calibPrep === "model"
+    ? "the model's own preprocessing (cropped)"
+    : "a plain resize";
+  const caption = `${entries.length} records; ${common.calibN ?? "?"} calibration images ` +
+    `(${prep}) and ${common.evalN} validation images unless a cell says otherwise; FP32 ` +
+    `${fp32?.toFixed(2) ?? "?"}; "it" = iterations per unit, then the AdaRound learning rate.`;
   return [caption, "", ...[head, head.map(() => "---"), ...rows].map((c) => `| ${c.join(" | ")} |`)]
     .join("\n");
 }

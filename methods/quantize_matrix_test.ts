@@ -17,6 +17,7 @@ const entry = (o: Partial<MatrixEntry>): MatrixEntry => ({
   seed: 1005,
   top1: 10,
   calibN: 256,
+  calibPrep: "plain",
   evalN: 1300,
   fp32: 78,
   source: "x.json",
@@ -29,19 +30,26 @@ Deno.test("quantize_matrix cell: mean ± std over distinct seeds, settings sorte
     entry({ lr: 1e-2, top1: 50, seed: 1 }),
     entry({ lr: 1e-2, top1: 60, seed: 2 }),
     entry({ top1: 6, calibN: 64 }),
-  ], { calibN: 256, evalN: 1300 });
+    entry({ top1: 7, calibPrep: "model" }),
+  ], { calibN: 256, calibPrep: "plain", evalN: 1300 });
   assertEquals(
     text,
-    "6.00 (100 it, 1e-3, 64 calib); 55.00 ± 7.07 (n=2, 100 it, 1e-2); 37.08 (500 it, 1e-3)",
+    "6.00 (100 it, 1e-3, 64 calib); 7.00 (100 it, 1e-3, cropped calib); " +
+      "55.00 ± 7.07 (n=2, 100 it, 1e-2); 37.08 (500 it, 1e-3)",
   );
   // The same seed twice is not a spread over seeds: both values are shown.
   assertEquals(
-    cellText([entry({ top1: 6 }), entry({ top1: 7 })], { calibN: 256, evalN: 1300 }),
+    cellText([entry({ top1: 6 }), entry({ top1: 7 })], {
+      calibN: 256,
+      calibPrep: "plain",
+      evalN: 1300,
+    }),
     "6.00 / 7.00 (repeated seeds, 100 it, 1e-3)",
   );
   assertEquals(
     cellText([entry({ method: "rtn", iters: null, lr: null, top1: 0.85 })], {
       calibN: 256,
+      calibPrep: "plain",
       evalN: 1300,
     }),
     "0.85",
@@ -60,7 +68,13 @@ Deno.test("quantize_matrix reads both record kinds and puts the papers' values b
     top1: 12.5,
     fp32: { top1: 78 },
   }, "m.json");
-  assertEquals([q.method, q.iters, q.lr, q.calibN], ["mrecg+brecq", 100, 0.01, 256]);
+  assertEquals([q.method, q.iters, q.lr, q.calibN, q.calibPrep], [
+    "mrecg+brecq",
+    100,
+    0.01,
+    256,
+    "plain",
+  ]);
   assertThrows(() => fromQuantizeRecord({ schema: "other" }, "e.json"), TypeError, "e.json");
   const r = fromReproduceRecord({
     method: "brecq",
@@ -71,7 +85,7 @@ Deno.test("quantize_matrix reads both record kinds and puts the papers' values b
     metrics: { top1: 0.5, n: 1300 },
     fp32: { top1: 78 },
   }, "r.jsonl:4");
-  assertEquals([r.iters, r.lr, r.top1, r.evalN], [100, 0.003, 0.5, 1300]);
+  assertEquals([r.iters, r.lr, r.top1, r.evalN, r.calibPrep], [100, 0.003, 0.5, 1300, "model"]);
 
   const table = quantizeMatrix(
     [q, r, entry({ method: "rtn", iters: null, lr: null, top1: 1 })],
@@ -83,7 +97,7 @@ Deno.test("quantize_matrix reads both record kinds and puts the papers' values b
   // MRECG's Table 1 (MobileNetV2 ×1.0): BRECQ 52.30, MRECG+BRECQ 58.49 at W2A4.
   assertEquals(
     w2a4,
-    "| W2A4 | not run | 0.50 (100 it, 3e-3) | 12.50 (100 it, 1e-2) | brecq 52.30 · mrecg+brecq 58.49 |",
+    "| W2A4 | not run | 0.50 (100 it, 3e-3, cropped calib) | 12.50 (100 it, 1e-2) | brecq 52.30 · mrecg+brecq 58.49 |",
   );
 
   const dir = await Deno.makeTempDir();

@@ -328,7 +328,9 @@ export async function executeRun(
         n: sample.n,
         ids: sample.ids.length <= 4096 ? sample.ids : undefined,
         hash: sample.hash,
-        source: run.calibration.source,
+        source: inputs.calibPreprocess
+          ? `${run.calibration.source}, ${inputs.calibPreprocess}`
+          : run.calibration.source,
       },
       budget: run.budget,
       backend: opts.backend,

@@ -35,6 +35,7 @@ import {
   sampleCalibration,
 } from "../datasets/mod.ts";
 import { specForModel } from "../models/eval.ts";
+import { describeGeometry } from "../datasets/preprocess.ts";
 import type { Suite } from "./schema.ts";
 
 /** A labelled host batch. */
@@ -52,6 +53,8 @@ export interface SuiteInputs {
   /** The same graph with BatchNorm folded, and the folded BN parameters by layer name. */
   folded: { graph: Graph; bn: Map<string, FoldedBatchNorm> };
   calibration(n: number, seed: number): Promise<{ images: Tensor; sample: CalibrationSample }>;
+  /** How calibration images are preprocessed, in words (absent where they are used as stored). */
+  calibPreprocess?: string;
   evalBatches(limit?: number, batch?: number): AsyncIterable<HostBatch>;
   evalSource: string;
 }
@@ -166,6 +169,7 @@ async function imagenetSubsetInputs(name: string, paths: SuitePaths): Promise<Su
     graph: g.graph,
     folded: g.folded,
     evalSource: `${valDir} (1,300 ImageNet val images, plain resize)`,
+    calibPreprocess: describeGeometry(calSpec.geometry),
     async calibration(n, seed) {
       const sample = sampleCalibration(cal, n, seed);
       const parts: Float32Array[] = [];

@@ -1,0 +1,32 @@
+import { assertEquals, assertThrows } from "../../datasets/_assert.ts";
+import { resolveModelInput } from "./model_input.ts";
+
+Deno.test("model_input: calibration gets the model's own preprocessing by default, evaluation a plain resize", () => {
+  const m = resolveModelInput("mobilenet_v2_tf2ptq");
+  assertEquals(m.calib, "model");
+  assertEquals(m.spec.geometry.kind, "resize");
+  // The suite `imagenet-subset` calibrates through the same function: TF's central 87.5 % crop.
+  assertEquals(m.calibSpec.geometry, {
+    kind: "central-fraction-resize",
+    fraction: 0.875,
+    size: 224,
+    interpolation: "tf-bilinear",
+  });
+  const p = resolveModelInput("mobilenet_v2_tf2ptq", undefined, "plain");
+  assertEquals([p.calib, p.calibSpec], ["plain", p.spec]);
+});
+
+Deno.test("model_input: the model's preprocessing is refused where it cannot apply", () => {
+  assertEquals(resolveModelInput("x/m.onnx").calib, "plain");
+  assertThrows(
+    () => resolveModelInput("x/m.onnx", undefined, "model"),
+    RangeError,
+    "--calib-preprocess plain",
+  );
+  assertEquals(resolveModelInput("mobilenet_v2_tf2ptq", "160").calib, "plain");
+  assertThrows(
+    () => resolveModelInput("mobilenet_v2_tf2ptq", "160", "model"),
+    RangeError,
+    "--size 160",
+  );
+});
