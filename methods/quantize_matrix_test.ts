@@ -108,22 +108,16 @@ Deno.test("quantize_matrix reads both record kinds and puts the papers' values b
     );
     await Deno.writeTextFile(
       `${dir}/r.jsonl`,
-      [{
-        model: { name: "m" },
-        method: "qdrop",
-        bits: { w: 4, a: 4 },
-        seed: 1,
-        config: {},
-        metrics: { top1: 5, n: 10 },
-      }, {
-        model: { name: "other" },
-        method: "qdrop",
-        bits: { w: 4, a: 4 },
-        seed: 1,
-        config: {},
-        metrics: { top1: 6, n: 10 },
-      }]
-        .map((x) => JSON.stringify(x)).join("\n") + "\n",
+      [["m", 5], ["other", 6]].map(([name, top1]) =>
+        JSON.stringify({
+          model: { name },
+          method: "qdrop",
+          bits: { w: 4, a: 4 },
+          seed: 1,
+          config: {},
+          metrics: { top1, n: 10 },
+        })
+      ).join("\n") + "\n",
     );
     const es = await readEntries([`${dir}/p.json`, `${dir}/r.jsonl`], "m");
     assertEquals(es.map((e) => [e.top1, e.source.endsWith("r.jsonl:1")]), [[5, true]]);
