@@ -1,6 +1,12 @@
 import { assertEquals, assertThrows } from "../../datasets/_assert.ts";
 import { resolveModelInput } from "./model_input.ts";
 
+// Only the registry entry matters here, not the weights: point the model at an empty file so that
+// the tests run without the shared assets.
+const stub = Deno.makeTempFileSync({ suffix: ".onnx" });
+Deno.env.set("PTQ_MODEL_MOBILENET_V2_TF2PTQ", stub);
+globalThis.addEventListener("unload", () => Deno.removeSync(stub));
+
 Deno.test("model_input: calibration gets the model's own preprocessing by default, evaluation a plain resize", () => {
   const m = resolveModelInput("mobilenet_v2_tf2ptq");
   assertEquals(m.calib, "model");
