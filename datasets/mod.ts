@@ -22,6 +22,7 @@ export {
   applyGeometry,
   centerCrop,
   centralFractionCrop,
+  describeGeometry,
   Geometry,
   IMAGENET_MEAN,
   IMAGENET_STD,

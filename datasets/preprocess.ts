@@ -81,10 +81,10 @@ export function describeGeometry(g: Geometry): string {
   switch (g.kind) {
     case "resize":
       return `plain resize to ${g.size} (${g.interpolation})`;
-    case "central-fraction-resize":
-      return `central ${+(g.fraction * 100).toFixed(
-        2,
-      )} % crop, resize to ${g.size} (${g.interpolation})`;
+    case "central-fraction-resize": {
+      const percent = +(g.fraction * 100).toFixed(2);
+      return `central ${percent} % crop, resize to ${g.size} (${g.interpolation})`;
+    }
     case "resize-center-crop":
       return `resize to ${g.resize}, center crop ${g.crop} (${g.interpolation})`;
   }

@@ -26,6 +26,7 @@ import {
 import { PROXY_MODELS } from "../models/proxy/mod.ts";
 import {
   type CalibrationSample,
+  describeGeometry,
   FASHION_MNIST_MEAN,
   FASHION_MNIST_STD,
   type FashionMnistSplit,
@@ -35,7 +36,6 @@ import {
   sampleCalibration,
 } from "../datasets/mod.ts";
 import { specForModel } from "../models/eval.ts";
-import { describeGeometry } from "../datasets/preprocess.ts";
 import type { Suite } from "./schema.ts";
 
 /** A labelled host batch. */
