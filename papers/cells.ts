@@ -18,7 +18,9 @@
  *
  * `custom` is for a machine where `quick` is too slow (a CPU on the 224² ImageNet models): its
  * records say how far they are from the paper's setup (`config.iters`, `config.calib_n`), and a
- * report never averages runs of different custom settings.
+ * report never averages runs of different custom settings. A custom budget may also replace
+ * recipe hyper-parameters (`--set adaround_lr=0.01`): the resolved config then lists them under
+ * `set`, and they are part of the run's identity like the iterations are.
  *
  * Config keys listed in a recipe's `scaled_by_budget` (e.g. PD-Quant's 500 DC steps) shrink by
  * the same factor as the iterations.
@@ -200,6 +202,16 @@ export interface BudgetOverride {
   iters: number;
   /** Calibration images (default: the recipe's, capped by the suite's data). */
   calibration?: number;
+  /**
+   * Recipe hyper-parameters replaced for this run, by the recipe's own key names (e.g.
+   * `{ adaround_lr: 0.01 }`); each must be a key of the recipe's fixed config, of the same type.
+   */
+  set?: Record<string, JsonValue>;
+}
+
+/** The `set` part of a budget text: `adaround_lr=0.01, T=4`. */
+export function setText(set: Record<string, JsonValue> | undefined): string {
+  return Object.entries(set ?? {}).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(", ");
 }
 
 /**
@@ -209,8 +221,12 @@ export interface BudgetOverride {
 export function budgetText(budget: string, override?: Partial<BudgetOverride>): string {
   if (budget !== "custom" || override?.iters === undefined) return budget;
   const calib = override.calibration === undefined ? "" : `, ${override.calibration} calib`;
-  return `custom (${override.iters} it/unit${calib})`;
+  const set = setText(override.set);
+  return `custom (${override.iters} it/unit${calib}${set ? `, ${set}` : ""})`;
 }
+
+/** Resolved-config keys that the budget and the cell set, never `--set`. */
+const BUDGET_KEYS = ["w_bits", "a_bits", "iters", "calib_n", "batch", "first_last_8bit", "set"];
 
 /** Checks that an override goes with the `custom` budget and only with it. */
 export function checkOverride(budget: BudgetName, override?: BudgetOverride): void {
@@ -224,9 +240,16 @@ export function checkOverride(budget: BudgetName, override?: BudgetOverride): vo
     if (c !== undefined && !(Number.isInteger(c) && c >= 1)) {
       throw new RangeError(`--calib-n must be a positive integer (got ${c})`);
     }
+    for (const k of Object.keys(override.set ?? {})) {
+      if (BUDGET_KEYS.includes(k)) {
+        throw new RangeError(
+          `--set ${k}: the budget decides ${k} (use --iters / --calib-n / the cell's bits)`,
+        );
+      }
+    }
   } else if (override) {
     throw new RangeError(
-      `--iters / --calib-n set a custom budget; they do not go with --budget ${budget}`,
+      `--iters / --calib-n / --set make a custom budget; they do not go with --budget ${budget}`,
     );
   }
 }
@@ -344,6 +367,24 @@ export function resolveConfig(
     }
     config[key] = Math.max(1, Math.round((v * iters) / full));
   }
+  const set = override?.set ?? {};
+  for (const [key, v] of Object.entries(set)) {
+    if (!(key in recipe.fixed.config)) {
+      throw new RangeError(
+        `--set ${key}: recipe ${recipe.id} has no such setting; its settings: ` +
+          Object.keys(recipe.fixed.config).join(", "),
+      );
+    }
+    const was = recipe.fixed.config[key];
+    if (typeof was !== typeof v || Array.isArray(was) !== Array.isArray(v)) {
+      throw new RangeError(
+        `--set ${key}=${JSON.stringify(v)}: recipe ${recipe.id} has ${key}=${
+          JSON.stringify(was)
+        }, a value of another type`,
+      );
+    }
+    config[key] = v;
+  }
   return {
     ...config,
     w_bits: bits.w,
@@ -352,6 +393,7 @@ export function resolveConfig(
     calib_n: calibrationN,
     batch: Math.min(recipe.fixed.calibration.batch, calibrationN),
     first_last_8bit: recipe.fixed.first_last_8bit,
+    ...(Object.keys(set).length ? { set } : {}),
   };
 }
 

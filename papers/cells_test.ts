@@ -98,6 +98,49 @@ Deno.test("a custom budget takes the given iterations and calibration size, and 
   assertEquals([parsed.iters, parsed.calibSize, parsed.dcSteps], [100, 256, 3]);
 });
 
+Deno.test("a custom budget's iterations, calibration size and --set settings are part of the run key", () => {
+  const c = cell("pdquant/mobilenetv2/w4a4/qdrop");
+  const r = recipeFor(pdquant.recipes, c)!;
+  const key = (o: Parameters<typeof planCell>[5]) => {
+    const p = planCell(c, r, "imagenet-subset", "custom", pdquant.meta, o);
+    assert(p.ok);
+    return p.runs[0];
+  };
+  const base = key({ iters: 100, calibration: 256 });
+  assert(base.key.includes("|custom(100it,256calib)|"), base.key);
+  assert(key({ iters: 200, calibration: 256 }).key !== base.key);
+  assert(key({ iters: 100, calibration: 128 }).key !== base.key);
+  const lr = key({ iters: 100, calibration: 256, set: { adaround_lr: 0.01 } });
+  assert(lr.key.endsWith("|custom(100it,256calib,adaround_lr=0.01)|seed=1005"), lr.key);
+  assertEquals([lr.config.adaround_lr, lr.config.set], [0.01, { adaround_lr: 0.01 }]);
+  assertEquals(base.config.set, undefined);
+  assert(r.fixed.config.adaround_lr !== 0.01);
+  // A record holds the resolved recipe config under config.recipe: the same key.
+  const asRecord = { ...lr, config: { recipe: lr.config, method: {} } };
+  assertEquals(runKey(asRecord), lr.key);
+  // The method gets the replaced value.
+  const mc = toMethodConfig(lr.method, lr.config, { budget: lr.budget, seed: lr.seed });
+  assertEquals(mc.weightLr, 0.01);
+  assertEquals(
+    budgetText("custom", { iters: 100, calibration: 256, set: { adaround_lr: 0.01 } }),
+    "custom (100 it/unit, 256 calib, adaround_lr=0.01)",
+  );
+  const throwsWith = (o: Parameters<typeof planCell>[5], text: string) => {
+    const e = assertThrows(() => planCell(c, r, "imagenet-subset", "custom", pdquant.meta, o));
+    assert(e instanceof RangeError && e.message.includes(text), e.message);
+  };
+  throwsWith({ iters: 100, set: { adaround_learning_rate: 0.01 } }, "has no such setting");
+  throwsWith({ iters: 100, set: { adaround_lr: "fast" } }, "a value of another type");
+  throwsWith({ iters: 100, set: { iters: 500 } }, "the budget decides iters");
+  const e = assertThrows(() =>
+    planCell(c, r, "imagenet-subset", "quick", pdquant.meta, {
+      iters: 100,
+      set: { adaround_lr: 0.01 },
+    })
+  );
+  assert(e.message.includes("--set"), e.message);
+});
+
 Deno.test("ResNet-18 and ResNet-50 share one proxy run", () => {
   const plan = (id: string) => {
     const c = cell(id);

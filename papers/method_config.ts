@@ -73,6 +73,9 @@ export function toMethodConfig(
     // BN is folded before quantization in every method; MRECG's code folds after each unit,
     // which gives the same final weights (recorded as a deviation by the method).
     bn_fold: () => {},
+    // A custom budget's replaced recipe settings, listed for the record: their values are
+    // already in the config under their own keys.
+    set: () => {},
   };
   for (const [k, v] of Object.entries(config)) {
     if (k in DESCRIPTIVE) {

@@ -146,6 +146,13 @@ export interface RunIdentity {
   bits: { w: number; a: number };
   seed: number;
   budget: string;
+  /** The calibration size (part of a `custom` run's identity). */
+  calibration?: { n: number };
+  /**
+   * A run spec's resolved recipe config, or a record's config (which holds it under `recipe`):
+   * a `custom` run's iterations and `set` hyper-parameters are part of its identity.
+   */
+  config?: Record<string, JsonValue>;
 }
 
 /**
@@ -170,9 +177,25 @@ export function runKey(r: RunIdentity): string {
     r.method,
     r.model.name,
     `w${r.bits.w}a${r.bits.a}`,
-    r.budget,
+    budgetKey(r),
     `seed=${r.seed}`,
   ].join("|");
+}
+
+/**
+ * The budget part of a run key: the name, and for `custom` the iterations per unit, calibration
+ * size and replaced hyper-parameters, e.g. `custom(100it,256calib,adaround_lr=0.01)` (runs of
+ * different custom settings are different runs).
+ */
+function budgetKey(r: RunIdentity): string {
+  if (r.budget !== "custom") return r.budget;
+  const c = r.config ?? {};
+  const nested = c.recipe;
+  const recipe = nested && typeof nested === "object" && !Array.isArray(nested) ? nested : c;
+  const set = recipe.set && typeof recipe.set === "object" && !Array.isArray(recipe.set)
+    ? Object.entries(recipe.set).map(([k, v]) => `,${k}=${JSON.stringify(v)}`).join("")
+    : "";
+  return `custom(${recipe.iters ?? "?"}it,${r.calibration?.n ?? "?"}calib${set})`;
 }
 
 /** The default results file of a paper: `<dir>/<paper>.jsonl`, dir defaulting to out/results. */

@@ -139,6 +139,30 @@ Deno.test("custom budgets: the most iterations win, settings never mix, claims n
   assertEquals(c2.checks[0].verdict, "budgets differ");
   assertEquals(c2.checks[0].budget, "custom (100 it/unit, 256 calib) / quick");
   assert(renderHtml(v2).includes('data-verdict="budgets differ"'));
+  // Runs with a replaced recipe setting (`--set`) are their own setting: the recipe's own runs
+  // are preferred even at fewer iterations, and the two are never averaged.
+  const lr = (method: string, seed: number, top1: number, iters: number) => ({
+    ...rec(method, seed, top1, iters),
+    config: { recipe: { iters, w_bits: 4, a_bits: 4, set: { adaround_lr: 0.01 } } },
+  });
+  const v3 = buildView(pdquant, [...records, lr("pdquant", 1005, 60, 200)], {
+    generated: GENERATED,
+    metas,
+  });
+  const s3 = v3.cells.find((c) => c.id === "pdquant/mobilenetv2/w4a4/pdquant")!.suites
+    .find((x) => x.suite === "imagenet-subset")!;
+  assertEquals([s3.budget, s3.measured?.mean, s3.measured?.n], [
+    "custom (100 it/unit, 256 calib)",
+    29,
+    2,
+  ]);
+  const onlySet = buildView(pdquant, [lr("pdquant", 1005, 60, 100), lr("qdrop", 1005, 57, 100)], {
+    generated: GENERATED,
+    metas,
+  });
+  const c4 = onlySet.claims.find((c) => c.id === "pdquant/mobilenetv2/w4a4/pdquant>qdrop")!;
+  assertEquals(c4.checks[0].budget, "custom (100 it/unit, 256 calib, adaround_lr=0.01)");
+  assertEquals(c4.checks[0].verdict, "holds");
 });
 
 Deno.test("run notes that differ only in their figures are listed once, with the count of runs", () => {

@@ -1,6 +1,7 @@
 /**
  * `deno task reproduce <paper> [--suite proxy|imagenet-subset|imagenet …] [--cells SUBSTR …]
- *  [--seeds N] [--budget smoke|quick|paper] [--iters N [--calib-n N]] [--backend cpu|webgpu]
+ *  [--seeds N] [--budget smoke|quick|paper] [--iters N [--calib-n N] [--set KEY=VALUE …]]
+ *  [--backend cpu|webgpu]
  *  [--results DIR] [--out DIR]
  *  [--checkpoints DIR] [--assets DIR] [--models-dir DIR] [--imagenet DIR] [--max-runs N] [--dry-run]
  *  [--no-report]`
@@ -16,7 +17,10 @@
  * `--iters N` (with `--calib-n N` optionally) runs the `custom` budget: N iterations per
  * reconstruction unit and the recipe's calibration size (or the one given), for machines where
  * `quick` is too slow; both are recorded in each run's config, and reports never average runs of
- * different custom settings.
+ * different custom settings. `--set KEY=VALUE` (repeatable, custom budget only) replaces one of
+ * the recipe's hyper-parameters, by the recipe's key (e.g. `--set adaround_lr=0.01`; the value is
+ * read as JSON, else as a string): such runs are recorded as their own runs, with the setting in
+ * their config's `set` and in their budget label, and never averaged with the recipe's own.
  *
  * @module
  */
@@ -28,13 +32,36 @@ import { METHOD_DEVIATIONS } from "../methods/deviations.ts";
 import { writeReports } from "./write.ts";
 import { checkOverride } from "../papers/cells.ts";
 import { backendByName } from "../runtime/select.ts";
+import type { JsonValue } from "../papers/record.ts";
 
 const USAGE = "usage: deno task reproduce <paper> [--suite S]… [--cells SUBSTR]… [--seeds N] " +
-  "[--budget smoke|quick|paper] [--iters N [--calib-n N]] [--backend cpu|webgpu] [--results DIR] [--out DIR] [--checkpoints DIR] [--assets DIR] " +
+  "[--budget smoke|quick|paper] [--iters N [--calib-n N] [--set KEY=VALUE]…] [--backend cpu|webgpu] [--results DIR] [--out DIR] [--checkpoints DIR] [--assets DIR] " +
   "[--models-dir DIR] [--max-runs N] [--dry-run] [--no-report]";
 
 /** Default budget of the embedded default: see docs/reproduce.md for its wall-clock. */
 export const DEFAULT_BUDGET = "smoke";
+
+/**
+ * `--set KEY=VALUE` flags → the replaced recipe settings (values read as JSON, else as strings),
+ * or undefined when there are none.
+ */
+export function parseSet(flags: readonly string[]): Record<string, JsonValue> | undefined {
+  if (!flags.length) return undefined;
+  const set: Record<string, JsonValue> = {};
+  for (const f of flags) {
+    const m = /^([A-Za-z_][\w.]*)=(.+)$/.exec(f);
+    if (!m) throw new RangeError(`--set takes KEY=VALUE (got "${f}")`);
+    if (m[1] in set) throw new RangeError(`--set ${m[1]} is given twice`);
+    let v: JsonValue;
+    try {
+      v = JSON.parse(m[2]);
+    } catch {
+      v = m[2];
+    }
+    set[m[1]] = v;
+  }
+  return set;
+}
 
 async function main(): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -47,6 +74,7 @@ async function main(): Promise<number> {
       budget: { type: "string" },
       iters: { type: "string" },
       "calib-n": { type: "string" },
+      set: { type: "string", multiple: true },
       backend: { type: "string", default: "cpu" },
       results: { type: "string", default: "out/results" },
       out: { type: "string", default: "out/reports" },
@@ -64,7 +92,9 @@ async function main(): Promise<number> {
     console.log(USAGE + `\npapers: ${Object.keys(PAPERS).join(", ")}`);
     return values.help ? 0 : 2;
   }
-  const custom = values.iters !== undefined || values["calib-n"] !== undefined;
+  const set = parseSet(values.set ?? []);
+  const custom = values.iters !== undefined || values["calib-n"] !== undefined ||
+    set !== undefined;
   const budget = BudgetNameSchema.parse(values.budget ?? (custom ? "custom" : DEFAULT_BUDGET));
   const count = (flag: string, v: string | undefined) => {
     if (v === undefined) return undefined;
@@ -74,7 +104,11 @@ async function main(): Promise<number> {
     return Number(v);
   };
   const override = budget === "custom" || custom
-    ? { iters: count("iters", values.iters)!, calibration: count("calib-n", values["calib-n"]) }
+    ? {
+      iters: count("iters", values.iters)!,
+      calibration: count("calib-n", values["calib-n"]),
+      ...(set ? { set } : {}),
+    }
     : undefined;
   checkOverride(budget, override);
   const suites = (values.suite ?? ["proxy"]).map((s) => SuiteSchema.parse(s)) as Suite[];

@@ -75,3 +75,33 @@ Deno.test("reproduce --dry-run lists the planned runs and runs none", () =>
       "no records",
     );
   }));
+
+Deno.test("reproduce --set replaces a recipe setting in a custom run of its own, and checks it", () =>
+  inTempDir(async (dir) => {
+    const ok = await reproduceCli([
+      "pdquant",
+      "--cells",
+      "resnet18/w4a4/qdrop",
+      "--iters",
+      "5",
+      "--set",
+      "adaround_lr=0.01",
+      "--dry-run",
+    ], dir);
+    assertEquals(ok.code, 0, ok.err);
+    assert(ok.err.includes("custom (5 it/unit, adaround_lr=0.01)"), ok.err);
+    assert(ok.err.includes("|custom(5it,"), ok.err);
+    assert(ok.err.includes(",adaround_lr=0.01)|seed="), ok.err);
+    const refused: [string[], string][] = [
+      [["--set", "adaround_lr=0.01"], "needs the iterations per unit"],
+      [["--iters", "5", "--set", "adaround_lr"], "--set takes KEY=VALUE"],
+      [["--iters", "5", "--set", "no_such_key=1"], "has no such setting"],
+      [["--budget", "smoke", "--set", "adaround_lr=0.01"], "do not go with --budget smoke"],
+    ];
+    for (const [args, text] of refused) {
+      const { code, err } = await reproduceCli(["pdquant", "--dry-run", ...args], dir);
+      assert(code !== 0, `exit code of ${args.join(" ")}`);
+      assert(err.includes(text), `${args.join(" ")}: ${err}`);
+    }
+    assertEquals([...Deno.readDirSync(dir)].length, 0);
+  }));

@@ -16,6 +16,7 @@ import {
   type Cell,
   type Claim,
   explainMissing,
+  type JsonValue,
   type Paper,
   type PaperMeta,
   planCell,
@@ -221,22 +222,38 @@ const BUDGET_ORDER = ["paper", "quick", "custom", "smoke"];
  */
 export function budgetLabel(r: ResultRecord): string {
   if (r.budget !== "custom") return r.budget;
-  return budgetText("custom", { iters: itersOf(r), calibration: r.calibration.n });
+  return budgetText("custom", { iters: itersOf(r), calibration: r.calibration.n, set: setOf(r) });
+}
+
+/** A record's resolved recipe config. */
+function recipeConfigOf(r: ResultRecord): Record<string, JsonValue> {
+  return (r.config.recipe ?? {}) as Record<string, JsonValue>;
 }
 
 /** A record's iterations per unit (the resolved recipe config's `iters`). */
 function itersOf(r: ResultRecord): number {
-  return Number((r.config.recipe as Record<string, unknown> | undefined)?.iters ?? 0);
+  return Number(recipeConfigOf(r).iters ?? 0);
 }
 
-/** The records of the best budget: by BUDGET_ORDER, and among custom ones the most iterations. */
+/** The recipe settings a custom run replaced (`--set`), if any. */
+function setOf(r: ResultRecord): Record<string, JsonValue> | undefined {
+  return recipeConfigOf(r).set as Record<string, JsonValue> | undefined;
+}
+
+/**
+ * The records of the best budget: by BUDGET_ORDER; among custom ones the recipe's own settings
+ * before replaced ones (`--set`), then the most iterations, then the most calibration images.
+ */
 function bestBudget(records: readonly ResultRecord[]): ResultRecord[] {
   const budget = BUDGET_ORDER.find((b) => records.some((r) => r.budget === b));
   const same = records.filter((r) => r.budget === budget);
   if (budget !== "custom") return same;
-  const rank = (r: ResultRecord) => [itersOf(r), r.calibration.n];
-  const best = same.map(rank).sort((x, y) => y[0] - x[0] || y[1] - x[1])[0];
-  return same.filter((r) => rank(r)[0] === best[0] && rank(r)[1] === best[1]);
+  const rank = (r: ResultRecord) => [setOf(r) ? 0 : 1, itersOf(r), r.calibration.n];
+  const best = [...same].sort((x, y) => {
+    const [a, b] = [rank(x), rank(y)];
+    return b[0] - a[0] || b[1] - a[1] || b[2] - a[2];
+  })[0];
+  return same.filter((r) => budgetLabel(r) === budgetLabel(best));
 }
 
 function round2(v: number): number {
