@@ -41,34 +41,58 @@ import { toQdqOnnx } from "./_quant/qdq.ts";
 
 const ASSETS = new URL("../../shared/assets/imagenet/", import.meta.url);
 
-const { values: a } = parseArgs({
-  args: Deno.args,
-  options: {
-    model: { type: "string" },
-    method: { type: "string" },
-    w: { type: "string", default: "4" },
-    a: { type: "string", default: "4" },
-    budget: { type: "string", default: "quick" },
-    seed: { type: "string", default: "1005" },
-    calib: { type: "string", default: new URL("calib1000_one_per_class_256px/", ASSETS).pathname },
-    data: { type: "string", default: new URL("ilsvrc2012_val_subset1300_227px/", ASSETS).pathname },
-    limit: { type: "string" },
-    out: { type: "string" },
-    json: { type: "string" },
-    backend: { type: "string", default: "cpu" },
-    size: { type: "string" },
-    "no-fp": { type: "boolean", default: false },
-    iters: { type: "string" },
-    checkpoints: { type: "string", default: "out/checkpoints" },
-    "calib-size": { type: "string" },
-    config: { type: "string" },
-    "calib-preprocess": { type: "string" },
-  },
-});
+const USAGE = "usage: deno task quantize --model NAME|FILE.onnx --method ID --w BITS --a BITS " +
+  "[--budget smoke|quick|paper] [--seed N] [--iters N] [--calib-size N] [--config JSON] " +
+  "[--checkpoints DIR] [--calib DIR] [--data DIR] [--limit N] [--out FILE.onnx] [--json FILE] " +
+  "[--backend cpu|webgpu] [--calib-preprocess model|plain] [--size N] [--no-fp]";
+
+/** The flags, or the usage and exit code 2 for an unknown or malformed one. */
+function parseFlags() {
+  try {
+    return parseArgs({
+      args: Deno.args,
+      options: {
+        help: { type: "boolean", short: "h" },
+        model: { type: "string" },
+        method: { type: "string" },
+        w: { type: "string", default: "4" },
+        a: { type: "string", default: "4" },
+        budget: { type: "string", default: "quick" },
+        seed: { type: "string", default: "1005" },
+        calib: {
+          type: "string",
+          default: new URL("calib1000_one_per_class_256px/", ASSETS).pathname,
+        },
+        data: {
+          type: "string",
+          default: new URL("ilsvrc2012_val_subset1300_227px/", ASSETS).pathname,
+        },
+        limit: { type: "string" },
+        out: { type: "string" },
+        json: { type: "string" },
+        backend: { type: "string", default: "cpu" },
+        size: { type: "string" },
+        "no-fp": { type: "boolean", default: false },
+        iters: { type: "string" },
+        checkpoints: { type: "string", default: "out/checkpoints" },
+        "calib-size": { type: "string" },
+        config: { type: "string" },
+        "calib-preprocess": { type: "string" },
+      },
+    }).values;
+  } catch (e) {
+    console.error(`quantize: ${(e as Error).message}\n${USAGE}`);
+    Deno.exit(2);
+  }
+}
+
+const a = parseFlags();
+if (a.help) {
+  console.log(USAGE);
+  Deno.exit(0);
+}
 if (!a.model || !a.method) {
-  console.error(
-    "usage: deno task quantize --model NAME|FILE.onnx --method ID --w BITS --a BITS [--budget ...]",
-  );
+  console.error(USAGE);
   Deno.exit(2);
 }
 // Model weights, calibration data and every tensor of the run live on this backend.
