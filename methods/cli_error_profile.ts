@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
+import { parseCli } from "../runtime/cli_args.ts";
 import { loadOnnx, sha256Hex } from "../models/onnx.ts";
 import { foldBatchNorm } from "../models/fold_bn.ts";
 import { ImageNetDataset } from "../datasets/imagenet.ts";
@@ -30,7 +30,11 @@ const DATA = new URL(
   import.meta.url,
 );
 
-const { values: a } = parseArgs({
+const USAGE = "usage: deno task error-profile --model NAME|FILE.onnx --qdq [LABEL=]FILE.onnx " +
+  "[--qdq …] [--images N] [--data DIR] [--size N] [--at units|nodes] [--channels VALUE [--top N]] " +
+  "[--json FILE]";
+
+const { values: a } = parseCli(USAGE, {
   args: Deno.args,
   options: {
     model: { type: "string" },
@@ -45,10 +49,7 @@ const { values: a } = parseArgs({
   },
 });
 if (!a.model || !a.qdq?.length) {
-  console.error(
-    "usage: deno task error-profile --model NAME|FILE.onnx --qdq [LABEL=]FILE.onnx [--qdq …] " +
-      "[--images N] [--data DIR] [--at units|nodes] [--channels VALUE [--top N]] [--json FILE]",
-  );
+  console.error(USAGE);
   Deno.exit(2);
 }
 if (a.at !== "units" && a.at !== "nodes") {

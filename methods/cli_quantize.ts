@@ -21,7 +21,7 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
+import { parseCli } from "../runtime/cli_args.ts";
 import * as ort from "onnxruntime-node";
 import { type Tensor, upload } from "../runtime/mod.ts";
 import { useBackend } from "../runtime/select.ts";
@@ -46,51 +46,36 @@ const USAGE = "usage: deno task quantize --model NAME|FILE.onnx --method ID --w 
   "[--checkpoints DIR] [--calib DIR] [--data DIR] [--limit N] [--out FILE.onnx] [--json FILE] " +
   "[--backend cpu|webgpu] [--calib-preprocess model|plain] [--size N] [--no-fp]";
 
-/** The flags, or the usage and exit code 2 for an unknown or malformed one. */
-function parseFlags() {
-  try {
-    return parseArgs({
-      args: Deno.args,
-      options: {
-        help: { type: "boolean", short: "h" },
-        model: { type: "string" },
-        method: { type: "string" },
-        w: { type: "string", default: "4" },
-        a: { type: "string", default: "4" },
-        budget: { type: "string", default: "quick" },
-        seed: { type: "string", default: "1005" },
-        calib: {
-          type: "string",
-          default: new URL("calib1000_one_per_class_256px/", ASSETS).pathname,
-        },
-        data: {
-          type: "string",
-          default: new URL("ilsvrc2012_val_subset1300_227px/", ASSETS).pathname,
-        },
-        limit: { type: "string" },
-        out: { type: "string" },
-        json: { type: "string" },
-        backend: { type: "string", default: "cpu" },
-        size: { type: "string" },
-        "no-fp": { type: "boolean", default: false },
-        iters: { type: "string" },
-        checkpoints: { type: "string", default: "out/checkpoints" },
-        "calib-size": { type: "string" },
-        config: { type: "string" },
-        "calib-preprocess": { type: "string" },
-      },
-    }).values;
-  } catch (e) {
-    console.error(`quantize: ${(e as Error).message}\n${USAGE}`);
-    Deno.exit(2);
-  }
-}
-
-const a = parseFlags();
-if (a.help) {
-  console.log(USAGE);
-  Deno.exit(0);
-}
+const { values: a } = parseCli(USAGE, {
+  args: Deno.args,
+  options: {
+    model: { type: "string" },
+    method: { type: "string" },
+    w: { type: "string", default: "4" },
+    a: { type: "string", default: "4" },
+    budget: { type: "string", default: "quick" },
+    seed: { type: "string", default: "1005" },
+    calib: {
+      type: "string",
+      default: new URL("calib1000_one_per_class_256px/", ASSETS).pathname,
+    },
+    data: {
+      type: "string",
+      default: new URL("ilsvrc2012_val_subset1300_227px/", ASSETS).pathname,
+    },
+    limit: { type: "string" },
+    out: { type: "string" },
+    json: { type: "string" },
+    backend: { type: "string", default: "cpu" },
+    size: { type: "string" },
+    "no-fp": { type: "boolean", default: false },
+    iters: { type: "string" },
+    checkpoints: { type: "string", default: "out/checkpoints" },
+    "calib-size": { type: "string" },
+    config: { type: "string" },
+    "calib-preprocess": { type: "string" },
+  },
+});
 if (!a.model || !a.method) {
   console.error(USAGE);
   Deno.exit(2);

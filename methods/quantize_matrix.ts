@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
+import { parseCli } from "../runtime/cli_args.ts";
 import { PAPERS } from "../papers/mod.ts";
 
 /** One measured run, reduced to what the table shows. */
@@ -221,13 +221,14 @@ export function quantizeMatrix(entries: MatrixEntry[], arch: string): string {
 }
 
 if (import.meta.main) {
-  const { values, positionals } = parseArgs({
+  const usage = "usage: deno task table --model NAME [--arch ARCH] FILE.json|FILE.jsonl…";
+  const { values, positionals } = parseCli(usage, {
     args: Deno.args,
     options: { model: { type: "string" }, arch: { type: "string", default: "mobilenetv2" } },
     allowPositionals: true,
   });
   if (!values.model || positionals.length === 0) {
-    console.error("usage: quantize_matrix.ts --model NAME [--arch ARCH] FILE.json|FILE.jsonl…");
+    console.error(usage);
     Deno.exit(2);
   }
   const entries = await readEntries(positionals, values.model);

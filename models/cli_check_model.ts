@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
+import { parseCli } from "../runtime/cli_args.ts";
 import { Random, upload } from "../runtime/mod.ts";
 import { execute } from "./execute.ts";
 import { loadOnnx, UnsupportedOpError } from "./onnx.ts";
@@ -14,16 +14,18 @@ import { compare, ortRun } from "./_testing.ts";
 
 const TOLERANCE = 1e-4;
 
+const USAGE = "usage: deno task check-model FILE.onnx [--shape N,C,H,W] [--seed S]";
+
 /** Runs the check; returns the process exit code. */
 export async function main(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parseCli(USAGE, {
     args,
     allowPositionals: true,
     options: { shape: { type: "string" }, seed: { type: "string", default: "0" } },
   });
   const file = positionals[0];
   if (!file) {
-    console.error("usage: deno task check-model FILE.onnx [--shape N,C,H,W] [--seed S]");
+    console.error(USAGE);
     return 2;
   }
   let graph;

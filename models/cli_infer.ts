@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
+import { parseCli } from "../runtime/cli_args.ts";
 import { upload } from "../runtime/mod.ts";
 import { backendByName } from "../runtime/select.ts";
 import { execute } from "./execute.ts";
@@ -29,9 +29,12 @@ function writeF32(path: string, data: ArrayLike<number>): void {
   Deno.writeFileSync(path, new Uint8Array(buf));
 }
 
+const USAGE = "usage: deno task infer --model FILE.onnx --input X.f32 --shape N,C,H,W " +
+  "--output Y.f32 [--backend cpu|webgpu] [--fetch NAME]";
+
 /** Runs inference; returns the process exit code. */
 export async function main(args: string[]): Promise<number> {
-  const { values } = parseArgs({
+  const { values } = parseCli(USAGE, {
     args,
     options: {
       model: { type: "string" },
@@ -43,9 +46,7 @@ export async function main(args: string[]): Promise<number> {
     },
   });
   if (!values.model || !values.input || !values.shape || !values.output) {
-    console.error(
-      "usage: deno task infer --model FILE.onnx --input X.f32 --shape N,C,H,W --output Y.f32 [--backend cpu|webgpu]",
-    );
+    console.error(USAGE);
     return 2;
   }
   if (values.backend !== "cpu" && values.backend !== "webgpu") {

@@ -14,7 +14,7 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
+import { parseCli } from "./cli_args.ts";
 import * as ort from "onnxruntime-node";
 import * as r from "./mod.ts";
 import type { Backend, Conv2dAttrs, Tensor } from "./mod.ts";
@@ -31,15 +31,18 @@ export interface BenchRow {
   gflops: number;
 }
 
-const { values: args } = parseArgs({
-  args: Deno.args,
-  options: {
-    json: { type: "string" },
-    iters: { type: "string", default: "5" },
-    "no-webgpu": { type: "boolean", default: false },
-    "no-mobilenet": { type: "boolean", default: false },
+const { values: args } = parseCli(
+  "usage: deno task bench:runtime [--json FILE] [--iters N] [--no-webgpu] [--no-mobilenet]",
+  {
+    args: Deno.args,
+    options: {
+      json: { type: "string" },
+      iters: { type: "string", default: "5" },
+      "no-webgpu": { type: "boolean", default: false },
+      "no-mobilenet": { type: "boolean", default: false },
+    },
   },
-});
+);
 const ITERS = Number(args.iters);
 const THREADS = Number(Deno.env.get("PTQ_CPU_THREADS") ?? 0) || navigator.hardwareConcurrency || 2;
 const rows: BenchRow[] = [];

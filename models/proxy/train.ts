@@ -15,7 +15,7 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
+import { parseCli } from "../../runtime/cli_args.ts";
 import { createHash } from "node:crypto";
 import {
   Adam,
@@ -438,7 +438,9 @@ export function trainAndExport(
 const round2 = (v: number) => Math.round(v * 100) / 100;
 
 async function main(args: string[]): Promise<void> {
-  const { values } = parseArgs({
+  const usage = "usage: deno task train-proxy [--model all|NAME[,NAME…]] [--epochs N] [--seed N] " +
+    "[--subset N] [--batch N] [--lr X] [--out DIR]";
+  const { values } = parseCli(usage, {
     args,
     options: {
       model: { type: "string", default: "all" },
