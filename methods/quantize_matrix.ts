@@ -210,11 +210,11 @@ export function quantizeMatrix(entries: MatrixEntry[], arch: string): string {
     ];
   });
   const fp32 = mostCommon(entries.filter((e) => e.fp32 !== null).map((e) => e.fp32));
-  const prep = common.calibPrep === "model"
-    ? "the model's own preprocessing (cropped)"
-    : "a plain resize";
+  // The model's own preprocessing is a crop for the shared ImageNet models, and whatever the
+  // proxy models' data take on the embedded suite.
+  const prep = common.calibPrep === "model" ? "the model's own preprocessing" : "a plain resize";
   const caption = `${entries.length} records; ${common.calibN ?? "?"} calibration images ` +
-    `(${prep}) and ${common.evalN} validation images unless a cell says otherwise; FP32 ` +
+    `(${prep}) and ${common.evalN} evaluation images unless a cell says otherwise; FP32 ` +
     `${fp32?.toFixed(2) ?? "?"}; "it" = iterations per unit, then the AdaRound learning rate.`;
   return [caption, "", ...[head, head.map(() => "---"), ...rows].map((c) => `| ${c.join(" | ")} |`)]
     .join("\n");

@@ -269,6 +269,14 @@ export function renderHtml(view: ReportView): string {
       log: true,
     })
   ).join("\n");
+  const curveCharts = view.budgetCurves.map((c) =>
+    lineChart({
+      title: `top-1 against iterations per unit · ${c.title}`,
+      x: c.iters,
+      series: c.series,
+      yLabel: "top-1 %",
+    })
+  ).join("\n");
   const runs = view.runs.map((r) =>
     `<tr><td><code>${esc(r.key)}</code></td><td>${esc(r.commit)}</td><td class="num">${r.seed}` +
     `</td><td>${esc(r.started)}</td><td class="num">${r.wall_s.toFixed(1)}</td><td>${
@@ -317,6 +325,14 @@ per unit); a claim is checked only where both sides ran under the same budget. P
 ${
     unitCharts
       ? `<h2>Reconstruction loss along the network</h2><div class="charts">${unitCharts}</div>`
+      : ""
+  }
+${
+    curveCharts
+      ? `<h2>Accuracy against the budget</h2><p class="small">Cells run at several iteration
+counts per unit with the recipe's own settings (mean over seeds; the x axis is categorical). The
+cells table shows the largest budget; every run drawn here is in the runs table.</p>
+<div class="charts" id="budget-curves">${curveCharts}</div>`
       : ""
   }
 <h2>Claims</h2>

@@ -165,6 +165,58 @@ Deno.test("custom budgets: the most iterations win, settings never mix, claims n
   assertEquals(c4.checks[0].verdict, "holds");
 });
 
+Deno.test("a cell run at several iteration counts gets a budget curve; its runs are listed, not warned about", () => {
+  const rec = (method: string, seed: number, top1: number, iters: number, set = false) => {
+    const r = fakeRecord({
+      cell: `pdquant/mobilenetv2/w2a4/${method}`,
+      suite: "proxy",
+      recipe: `pdquant/${method}@mobilenetv2`,
+      method,
+      model: "proxy_mbv2",
+      w: 2,
+      a: 4,
+      seed,
+      top1,
+      fp32: 83.5,
+      budget: "custom",
+      iters,
+      calibN: 1024,
+    });
+    if (set) (r.config.recipe as Record<string, unknown>).set = { adaround_lr: 0.01 };
+    return r;
+  };
+  const records = [
+    rec("qdrop", 1005, 12, 20),
+    rec("qdrop", 1005, 58, 100),
+    rec("qdrop", 1005, 78, 500),
+    rec("qdrop", 1006, 80, 500),
+    rec("brecq", 1005, 24, 20),
+    rec("brecq", 1005, 79, 500),
+    rec("brecq", 1005, 90, 100, true), // replaced settings: not on the curve
+  ];
+  const v = buildView(pdquant, records, { generated: GENERATED, metas });
+  assertEquals(v.budgetCurves.length, 1);
+  const c = v.budgetCurves[0];
+  assertEquals(c.title, "proxy · proxy_mbv2 · W2A4 · 1024 calib");
+  assertEquals(c.iters, ["20", "100", "500"]);
+  assertEquals(c.series, [
+    { name: "brecq", values: [24, undefined, 79] },
+    { name: "qdrop", values: [12, 58, 79] },
+  ]);
+  assertEquals(v.runs.length, 6);
+  assert(
+    v.warnings.some((w) => w.startsWith("1 record(s) of pdquant match no")),
+    v.warnings.join(),
+  );
+  const html = renderHtml(v);
+  assert(html.includes('id="budget-curves"') && html.includes("top-1 against iterations"));
+  // One iteration count only: no curve.
+  assertEquals(
+    buildView(pdquant, records.slice(2, 4), { generated: GENERATED, metas }).budgetCurves,
+    [],
+  );
+});
+
 Deno.test("run notes that differ only in their figures are listed once, with the count of runs", () => {
   const fused = (x: string) => `fused integer kernels: top-1 ${x}, top-5 9${x}`;
   assertEquals(

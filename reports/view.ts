@@ -166,6 +166,18 @@ export interface UnitLossGroup {
   series: { name: string; values: (number | undefined)[] }[];
 }
 
+/**
+ * Accuracy against iterations per unit, for one (suite, model, bits, calibration size) where a
+ * cell was run at two or more iteration counts with the recipe's own settings.
+ */
+export interface BudgetCurve {
+  title: string;
+  /** Iterations per unit, ascending, as the x labels. */
+  iters: string[];
+  /** One series per method: mean over seeds at each iteration count. */
+  series: { name: string; values: (number | undefined)[] }[];
+}
+
 /** The whole report. */
 export interface ReportView {
   paper: {
@@ -185,6 +197,7 @@ export interface ReportView {
   cells: CellView[];
   claims: ClaimView[];
   unitLosses: UnitLossGroup[];
+  budgetCurves: BudgetCurve[];
   runs: RunRef[];
   deviations: { scope: string; items: string[] }[];
   sources: { id: string; kind: string; locator: string; note?: string }[];
@@ -335,7 +348,10 @@ function classOf(suite: Suite): ComparabilityClass | undefined {
 
 interface Matched {
   view: SuiteView;
+  /** The records the cell shows (its best budget). */
   records: ResultRecord[];
+  /** Every current-version record of the cell with its metric, at any budget. */
+  current: ResultRecord[];
 }
 
 function suiteView(
@@ -355,6 +371,7 @@ function suiteView(
     return {
       view: { ...base, status, verdict: status === "n/a" ? "n/a" : "not run", ...plan },
       records: [],
+      current: [],
     };
   }
   const model = plan.runs[0].model.name;
@@ -365,7 +382,8 @@ function suiteView(
   );
   const current = candidates.filter((r) => r.recipe.version === recipe!.version);
   const stale = candidates.length - current.length;
-  const chosen = bestBudget(current.filter((r) => r.metrics[cell.metric] !== undefined));
+  const withMetric = current.filter((r) => r.metrics[cell.metric] !== undefined);
+  const chosen = bestBudget(withMetric);
   const budget = chosen.length ? budgetLabel(chosen[0]) : undefined;
   const cls = classOf(suite);
   if (chosen.length === 0) {
@@ -373,6 +391,7 @@ function suiteView(
     return {
       view: { ...base, stale, cls, model, status: "not-run", verdict: "not run", ...why },
       records: [],
+      current: [],
     };
   }
   for (const r of chosen) used.add(r);
@@ -419,7 +438,57 @@ function suiteView(
       view.verdict = Math.abs(view.delta) <= tol.sameArch ? "agrees" : "differs";
     }
   }
-  return { view, records: chosen };
+  return { view, records: chosen, current: withMetric };
+}
+
+/**
+ * The budget curves of a paper's cells (see {@linkcode BudgetCurve}); their records join `used`,
+ * so that the runs table lists them. Runs with replaced settings (`--set`) and the smoke budget's
+ * shortened evaluation stay out.
+ */
+function curvesOf(
+  paper: Paper,
+  matchedBy: Map<string, Map<Suite, Matched>>,
+  used: Set<ResultRecord>,
+): BudgetCurve[] {
+  const groups = new Map<string, Map<string, Map<number, number[]>>>();
+  const members = new Map<string, ResultRecord[]>();
+  for (const cell of paper.cells) {
+    for (const [suite, m] of matchedBy.get(cell.id) ?? []) {
+      for (const r of m.current) {
+        if (setOf(r) || r.budget === "smoke") continue;
+        const k = `${suite} · ${r.model.name} · ${bitsLabel(r.bits.w, r.bits.a)} · ` +
+          `${r.calibration.n} calib`;
+        const byMethod = groups.get(k) ?? new Map<string, Map<number, number[]>>();
+        const byIters = byMethod.get(r.method) ?? new Map<number, number[]>();
+        const values = byIters.get(itersOf(r)) ?? [];
+        // Two cells can share one record (a copy says so); count each run once.
+        if (!members.get(k)?.some((x) => runKey(x) === runKey(r))) {
+          values.push(r.metrics[cell.metric]!);
+          members.set(k, [...(members.get(k) ?? []), r]);
+        }
+        byIters.set(itersOf(r), values);
+        byMethod.set(r.method, byIters);
+        groups.set(k, byMethod);
+      }
+    }
+  }
+  const curves: BudgetCurve[] = [];
+  for (const [title, byMethod] of [...groups].sort(([a], [b]) => a.localeCompare(b))) {
+    const iters = [...new Set([...byMethod.values()].flatMap((m) => [...m.keys()]))]
+      .sort((a, b) => a - b);
+    if (iters.length < 2) continue;
+    for (const r of members.get(title)!) used.add(r);
+    curves.push({
+      title,
+      iters: iters.map(String),
+      series: [...byMethod].sort(([a], [b]) => a.localeCompare(b)).map(([name, byIters]) => ({
+        name,
+        values: iters.map((i) => stat(byIters.get(i) ?? [])?.mean),
+      })),
+    });
+  }
+  return curves;
 }
 
 function bitsLabel(w: number, a: number): string {
@@ -546,6 +615,8 @@ export function buildView(
     },
   );
 
+  const budgetCurves = curvesOf(paper, matchedBy, used);
+
   const warnings = [...(opts.warnings ?? [])];
   const unused = records.filter((r) => !used.has(r) && r.paper === paper.meta.id);
   if (unused.length) {
@@ -595,6 +666,7 @@ export function buildView(
     cells,
     claims,
     unitLosses,
+    budgetCurves,
     runs,
     deviations,
     sources,
