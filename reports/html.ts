@@ -271,7 +271,7 @@ export function renderHtml(view: ReportView): string {
   ).join("\n");
   const curveCharts = view.budgetCurves.map((c) =>
     lineChart({
-      title: `top-1 against iterations per unit · ${c.title}`,
+      title: `top-1 by it/unit · ${c.title}`,
       x: c.iters,
       series: c.series,
       yLabel: "top-1 %",

@@ -197,7 +197,7 @@ Deno.test("a cell run at several iteration counts gets a budget curve; its runs 
   const v = buildView(pdquant, records, { generated: GENERATED, metas });
   assertEquals(v.budgetCurves.length, 1);
   const c = v.budgetCurves[0];
-  assertEquals(c.title, "proxy · proxy_mbv2 · W2A4 · 1024 calib");
+  assertEquals(c.title, "proxy_mbv2 · W2A4 · 1024 calib · proxy");
   assertEquals(c.iters, ["20", "100", "500"]);
   assertEquals(c.series, [
     { name: "brecq", values: [24, undefined, 79] },
@@ -209,7 +209,7 @@ Deno.test("a cell run at several iteration counts gets a budget curve; its runs 
     v.warnings.join(),
   );
   const html = renderHtml(v);
-  assert(html.includes('id="budget-curves"') && html.includes("top-1 against iterations"));
+  assert(html.includes('id="budget-curves"') && html.includes("top-1 by it/unit"));
   // One iteration count only: no curve.
   assertEquals(
     buildView(pdquant, records.slice(2, 4), { generated: GENERATED, metas }).budgetCurves,

@@ -457,8 +457,8 @@ function curvesOf(
     for (const [suite, m] of matchedBy.get(cell.id) ?? []) {
       for (const r of m.current) {
         if (setOf(r) || r.budget === "smoke") continue;
-        const k = `${suite} · ${r.model.name} · ${bitsLabel(r.bits.w, r.bits.a)} · ` +
-          `${r.calibration.n} calib`;
+        const k = `${r.model.name} · ${bitsLabel(r.bits.w, r.bits.a)} · ${r.calibration.n} ` +
+          `calib · ${suite}`;
         const byMethod = groups.get(k) ?? new Map<string, Map<number, number[]>>();
         const byIters = byMethod.get(r.method) ?? new Map<number, number[]>();
         const values = byIters.get(itersOf(r)) ?? [];
