@@ -8,12 +8,15 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
+import { parseCli } from "../runtime/cli_args.ts";
 import { writeReports } from "./write.ts";
 import { METHOD_DEVIATIONS } from "../methods/deviations.ts";
 
+const USAGE = "usage: deno task report [paper…] [--results DIR] [--out DIR] " +
+  "[--deviations FILE] [--skips FILE]";
+
 async function main(): Promise<number> {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parseCli(USAGE, {
     args: Deno.args,
     allowPositionals: true,
     options: {
@@ -21,16 +24,8 @@ async function main(): Promise<number> {
       out: { type: "string", default: "out/reports" },
       deviations: { type: "string" },
       skips: { type: "string" },
-      help: { type: "boolean", short: "h" },
     },
   });
-  if (values.help) {
-    console.log(
-      "usage: deno task report [paper…] [--results DIR] [--out DIR] [--deviations FILE] " +
-        "[--skips FILE]",
-    );
-    return 0;
-  }
   const readJson = async (p?: string) => p ? JSON.parse(await Deno.readTextFile(p)) : undefined;
   const written = await writeReports({
     papers: positionals,

@@ -24,7 +24,7 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
+import { parseCli } from "../runtime/cli_args.ts";
 import { PAPERS } from "../papers/mod.ts";
 import { reproduce } from "../papers/runner.ts";
 import { BudgetNameSchema, type Suite, SuiteSchema } from "../papers/schema.ts";
@@ -64,7 +64,7 @@ export function parseSet(flags: readonly string[]): Record<string, JsonValue> | 
 }
 
 async function main(): Promise<number> {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parseCli(`${USAGE}\npapers: ${Object.keys(PAPERS).join(", ")}`, {
     args: Deno.args,
     allowPositionals: true,
     options: {
@@ -85,12 +85,11 @@ async function main(): Promise<number> {
       "max-runs": { type: "string" },
       "no-report": { type: "boolean", default: false },
       "dry-run": { type: "boolean", default: false },
-      help: { type: "boolean", short: "h" },
     },
   });
-  if (values.help || positionals.length === 0) {
+  if (positionals.length === 0) {
     console.log(USAGE + `\npapers: ${Object.keys(PAPERS).join(", ")}`);
-    return values.help ? 0 : 2;
+    return 2;
   }
   const set = parseSet(values.set ?? []);
   const custom = values.iters !== undefined || values["calib-n"] !== undefined ||
