@@ -34,7 +34,7 @@
  * @module
  */
 import { z } from "zod";
-import { type JsonValue, JsonValueSchema, runKey } from "./record.ts";
+import { type JsonValue, JsonValueSchema, runKey, setText } from "./record.ts";
 import {
   ArchIdSchema,
   type BudgetName,
@@ -207,11 +207,6 @@ export interface BudgetOverride {
    * `{ adaround_lr: 0.01 }`); each must be a key of the recipe's fixed config, of the same type.
    */
   set?: Record<string, JsonValue>;
-}
-
-/** The `set` part of a budget text: `adaround_lr=0.01, T=4`. */
-export function setText(set: Record<string, JsonValue> | undefined): string {
-  return Object.entries(set ?? {}).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(", ");
 }
 
 /**

@@ -193,9 +193,14 @@ function budgetKey(r: RunIdentity): string {
   const nested = c.recipe;
   const recipe = nested && typeof nested === "object" && !Array.isArray(nested) ? nested : c;
   const set = recipe.set && typeof recipe.set === "object" && !Array.isArray(recipe.set)
-    ? Object.entries(recipe.set).map(([k, v]) => `,${k}=${JSON.stringify(v)}`).join("")
+    ? setText(recipe.set, ",")
     : "";
-  return `custom(${recipe.iters ?? "?"}it,${r.calibration?.n ?? "?"}calib${set})`;
+  return `custom(${recipe.iters ?? "?"}it,${r.calibration?.n ?? "?"}calib${set && `,${set}`})`;
+}
+
+/** Replaced recipe settings (`reproduce --set`) as text: `adaround_lr=0.01<sep>T=4`. */
+export function setText(set: Record<string, JsonValue> | undefined, sep = ", "): string {
+  return Object.entries(set ?? {}).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(sep);
 }
 
 /** The default results file of a paper: `<dir>/<paper>.jsonl`, dir defaulting to out/results. */

@@ -451,40 +451,36 @@ function curvesOf(
   matchedBy: Map<string, Map<Suite, Matched>>,
   used: Set<ResultRecord>,
 ): BudgetCurve[] {
-  const groups = new Map<string, Map<string, Map<number, number[]>>>();
-  const members = new Map<string, ResultRecord[]>();
+  // Group → run key → record: a record two cells share (a copy says so) counts once.
+  const groups = new Map<string, Map<string, ResultRecord>>();
   for (const cell of paper.cells) {
     for (const [suite, m] of matchedBy.get(cell.id) ?? []) {
       for (const r of m.current) {
         if (setOf(r) || r.budget === "smoke") continue;
         const k = `${r.model.name} · ${bitsLabel(r.bits.w, r.bits.a)} · ${r.calibration.n} ` +
           `calib · ${suite}`;
-        const byMethod = groups.get(k) ?? new Map<string, Map<number, number[]>>();
-        const byIters = byMethod.get(r.method) ?? new Map<number, number[]>();
-        const values = byIters.get(itersOf(r)) ?? [];
-        // Two cells can share one record (a copy says so); count each run once.
-        if (!members.get(k)?.some((x) => runKey(x) === runKey(r))) {
-          values.push(r.metrics[cell.metric]!);
-          members.set(k, [...(members.get(k) ?? []), r]);
-        }
-        byIters.set(itersOf(r), values);
-        byMethod.set(r.method, byIters);
-        groups.set(k, byMethod);
+        groups.set(k, (groups.get(k) ?? new Map()).set(runKey(r), r));
       }
     }
   }
   const curves: BudgetCurve[] = [];
-  for (const [title, byMethod] of [...groups].sort(([a], [b]) => a.localeCompare(b))) {
-    const iters = [...new Set([...byMethod.values()].flatMap((m) => [...m.keys()]))]
-      .sort((a, b) => a - b);
+  for (const [title, byKey] of [...groups].sort(([a], [b]) => a.localeCompare(b))) {
+    const rs = [...byKey.values()];
+    const iters = [...new Set(rs.map(itersOf))].sort((a, b) => a - b);
     if (iters.length < 2) continue;
-    for (const r of members.get(title)!) used.add(r);
+    for (const r of rs) used.add(r);
+    const methods = [...new Set(rs.map((r) => r.method))].sort();
     curves.push({
       title,
       iters: iters.map(String),
-      series: [...byMethod].sort(([a], [b]) => a.localeCompare(b)).map(([name, byIters]) => ({
+      series: methods.map((name) => ({
         name,
-        values: iters.map((i) => stat(byIters.get(i) ?? [])?.mean),
+        values: iters.map((i) =>
+          stat(
+            rs.filter((r) => r.method === name && itersOf(r) === i)
+              .map((r) => (r.metrics.top1 ?? r.metrics.map)!),
+          )?.mean
+        ),
       })),
     });
   }
