@@ -36,7 +36,7 @@ import { parseConfig } from "./_quant/config.ts";
 import { calibSizeOf } from "./_quant/baseline.ts";
 import { removeCheckpoint, type Segment } from "./_quant/checkpoint.ts";
 import { gitCommit } from "../papers/runner.ts";
-import { evaluate, type LabelledBatch } from "./_quant/eval.ts";
+import { attempt, evaluate, type LabelledBatch } from "./_quant/eval.ts";
 import { toQdqOnnx } from "./_quant/qdq.ts";
 
 const ASSETS = new URL("../../shared/assets/imagenet/", import.meta.url);
@@ -233,10 +233,16 @@ async function ortTop1Of(level: "disabled" | "all"): Promise<number> {
   return (100 * c1) / Math.max(n, 1);
 }
 const ortTop1 = await ortTop1Of("disabled");
-const ortInt8Top1 = await ortTop1Of("all");
+// The fused run is a diagnostic: when onnxruntime's optimiser rejects the file (1.30 does on some
+// 2-bit models: "two nodes with same node name"), the record keeps the error instead of the run
+// ending with nothing written.
+const fused = await attempt(() => ortTop1Of("all"));
+const ortInt8Top1 = fused.ok ? fused.value : undefined;
 log(
   `onnxruntime (QDQ ${outPath}) top-1 ${ortTop1.toFixed(2)} as written, ` +
-    `${ortInt8Top1.toFixed(2)} with fused integer kernels`,
+    (fused.ok
+      ? `${fused.value.toFixed(2)} with fused integer kernels`
+      : `fused integer kernels failed: ${fused.error}`),
 );
 
 sample();
@@ -264,6 +270,7 @@ const record = {
   top5: sim.top5,
   onnxruntime_top1: ortTop1,
   onnxruntime_int8_top1: ortInt8Top1,
+  onnxruntime_int8_error: fused.ok ? undefined : fused.error,
   fp32: fp,
   units: res.units,
   // Set when the run continued from a unit checkpoint: the processes that did the earlier units

@@ -41,4 +41,4 @@ export { BUDGETS } from "./_quant/config.ts";
 export { QuantModel } from "./_quant/quantized_model.ts";
 export { type ReconHooks, type ReconOptions, reconstruct } from "./_quant/recon.ts";
 export { toQdqOnnx } from "./_quant/qdq.ts";
-export { evaluate } from "./_quant/eval.ts";
+export { attempt, evaluate } from "./_quant/eval.ts";

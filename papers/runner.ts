@@ -12,7 +12,7 @@ import * as ort from "onnxruntime-node";
 import { noGrad, type Tensor, upload } from "../runtime/mod.ts";
 import { useBackend } from "../runtime/select.ts";
 import { execute } from "../models/mod.ts";
-import { evaluate, methodById, toQdqOnnx } from "../methods/mod.ts";
+import { attempt, evaluate, methodById, toQdqOnnx } from "../methods/mod.ts";
 import {
   type CheckpointSpec,
   removeCheckpoint,
@@ -298,7 +298,8 @@ export async function executeRun(
     // the simulated arithmetic; "all" lets it fuse them into integer kernels (QLinearConv, …),
     // whose bias quantization and requantization rounding differ slightly. Both are recorded.
     const exported = await ortAccuracy(qdq, inputs.evalBatches(limit), "disabled");
-    const int8 = await ortAccuracy(qdq, inputs.evalBatches(limit), "all");
+    // A diagnostic: a file onnxruntime's optimiser rejects is noted, and the run still recorded.
+    const int8 = await attempt(() => ortAccuracy(qdq, inputs.evalBatches(limit), "all"));
     const fp32 = await fp32Accuracy(inputs, limit);
     res.model.dispose?.();
     const notes: string[] = [];
@@ -360,11 +361,11 @@ export async function executeRun(
         `evaluated on ${sim.n} images: ${inputs.evalSource}${
           limit ? ` (strided subset, limit ${limit})` : ""
         }`,
-        `exported QDQ with onnxruntime's fused integer kernels (graph optimisation "all"): top-1 ` +
-        `${int8.top1.toFixed(2)}, top-5 ${
-          int8.top5.toFixed(2)
-        }; "exported" is the same file with ` +
-        `optimisations disabled (Q/DQ nodes run as written)`,
+        `exported QDQ with onnxruntime's fused integer kernels (graph optimisation "all"): ` +
+        (int8.ok
+          ? `top-1 ${int8.value.top1.toFixed(2)}, top-5 ${int8.value.top5.toFixed(2)}`
+          : `failed (${int8.error})`) +
+        `; "exported" is the same file with optimisations disabled (Q/DQ nodes run as written)`,
         ...notes,
         ...(resumed ? [resumedNote(resumed, res.units)] : []),
       ],

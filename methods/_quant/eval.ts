@@ -48,3 +48,17 @@ export async function evaluate(
   }
   return { top1: (100 * c1) / Math.max(n, 1), top5: (100 * c5) / Math.max(n, 1), n };
 }
+
+/**
+ * Runs an optional measurement (one the run can be recorded without), turning a failure into its
+ * message so that the caller records it instead of losing the run.
+ */
+export async function attempt<T>(
+  f: () => Promise<T>,
+): Promise<{ ok: true; value: T } | { ok: false; error: string }> {
+  try {
+    return { ok: true, value: await f() };
+  } catch (e) {
+    return { ok: false, error: e instanceof Error ? e.message : String(e) };
+  }
+}
