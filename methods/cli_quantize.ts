@@ -35,7 +35,8 @@ import { methodById } from "./mod.ts";
 import { parseConfig } from "./_quant/config.ts";
 import { calibSizeOf } from "./_quant/baseline.ts";
 import { removeCheckpoint, type Segment } from "./_quant/checkpoint.ts";
-import { gitCommit } from "../papers/runner.ts";
+import { gitCommit, ortAccuracy } from "../papers/runner.ts";
+import type { HostBatch } from "../papers/suites.ts";
 import { attempt, evaluate, type LabelledBatch } from "./_quant/eval.ts";
 import { toQdqOnnx } from "./_quant/qdq.ts";
 
@@ -185,10 +186,10 @@ calib!.dispose();
 // Evaluate.
 const evalSet = await ImageNetDataset.fromList(a.data!);
 const limit = a.limit ? Number(a.limit) : undefined;
-async function* batches(): AsyncGenerator<LabelledBatch & { host: Float32Array; shape: number[] }> {
+async function* batches(): AsyncGenerator<LabelledBatch> {
   for await (const b of evalSet.batches({ spec, batchSize: 32, limit })) {
     const images = upload(b.images, b.shape, backend);
-    yield { images, labels: b.labels, host: b.images, shape: b.shape };
+    yield { images, labels: b.labels };
     images.dispose();
     sample();
   }
@@ -210,28 +211,14 @@ await Deno.writeFile(outPath, bytes);
 // "disabled": onnxruntime runs the Q/DQ nodes as written (the simulated arithmetic); "all" lets it
 // fuse them into integer kernels (QLinearConv, …) whose bias quantization and requantization
 // round slightly differently. Both are reported.
-async function ortTop1Of(level: "disabled" | "all"): Promise<number> {
-  const session = await ort.InferenceSession.create(bytes, {
-    intraOpNumThreads: navigator.hardwareConcurrency,
-    graphOptimizationLevel: level,
-  });
-  let c1 = 0, n = 0;
-  for await (const b of batches()) {
-    const o = await session.run({
-      [graph.inputs[0].name]: new ort.Tensor("float32", b.host, b.shape),
-    });
-    const logits = o[session.outputNames[0]].data as Float32Array;
-    const k = logits.length / b.labels.length;
-    for (let i = 0; i < b.labels.length; i++) {
-      let best = 0;
-      for (let j = 1; j < k; j++) if (logits[i * k + j] > logits[i * k + best]) best = j;
-      if (best === b.labels[i]) c1++;
-    }
-    n += b.labels.length;
+async function* hostBatches(): AsyncGenerator<HostBatch> {
+  for await (const b of evalSet.batches({ spec, batchSize: 32, limit })) {
+    yield { images: b.images, labels: b.labels, shape: b.shape };
+    sample();
   }
-  await session.release();
-  return (100 * c1) / Math.max(n, 1);
 }
+const ortTop1Of = async (level: "disabled" | "all") =>
+  (await ortAccuracy(bytes, hostBatches(), level, navigator.hardwareConcurrency)).top1;
 const ortTop1 = await ortTop1Of("disabled");
 // The fused run is a diagnostic: when onnxruntime's optimiser rejects the file (1.30 does on some
 // 2-bit models: "two nodes with same node name"), the record keeps the error instead of the run

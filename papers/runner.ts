@@ -167,13 +167,14 @@ export function planPaper(
 }
 
 /** Accuracy of an exported ONNX model on onnxruntime-node over host batches. */
-async function ortAccuracy(
+export async function ortAccuracy(
   bytes: Uint8Array,
   batches: AsyncIterable<HostBatch>,
   level: "disabled" | "all",
+  threads = 2,
 ): Promise<{ top1: number; top5: number; n: number }> {
   const session = await ort.InferenceSession.create(bytes, {
-    intraOpNumThreads: 2,
+    intraOpNumThreads: threads,
     graphOptimizationLevel: level,
   });
   let c1 = 0, c5 = 0, n = 0;
