@@ -1,9 +1,12 @@
 /**
- * `deno run -A methods/bench_qdrop_iter.ts [--model FILE.onnx] [--units N] [--iters K]`
+ * `deno run -A methods/bench_qdrop_iter.ts [--model FILE.onnx] [--layers] [--from I] [--units N]
+ * [--iters K] [--images N] [--w BITS] [--a BITS] [--drop P] [--mix P] [--lr LR]`
  *
- * Times QDrop reconstruction iterations (batch 32, W4A4, drop 0.5, input mix 0.5, AdaRound + LSQ)
- * on the first `--units` blocks of a real model (default: the shared MobileNetV2 1.0 224), with
- * 32 random calibration images. Prints the median seconds per iteration per unit. Run with
+ * Times reconstruction iterations (batch 32, AdaRound + LSQ; default QDrop's W4A4, drop 0.5,
+ * input mix 0.5; AdaRound/BRECQ are `--drop 0 --mix 1`) on `--units` blocks, or single layers
+ * with `--layers` (AdaRound's units), from unit `--from` of a real model (default: the shared
+ * MobileNetV2 1.0 224), with `--images` random calibration images (default 32). Prints the median
+ * seconds per iteration per unit (each iteration's seconds too, with `BENCH_STAMPS=1`). Run with
  * `PTQ_PROFILE=1` for the per-op table.
  *
  * @module
@@ -14,7 +17,7 @@ import { loadOnnx } from "../models/onnx.ts";
 import { foldBatchNorm } from "../models/fold_bn.ts";
 import { placeQuantizers } from "./_quant/placement.ts";
 import { QuantModel } from "./_quant/quantized_model.ts";
-import { blockUnits } from "./_quant/units.ts";
+import { blockUnits, layerUnits } from "./_quant/units.ts";
 import { RECON_DEFAULTS, reconstruct } from "./_quant/recon.ts";
 
 const { values: a } = parseArgs({
@@ -27,17 +30,26 @@ const { values: a } = parseArgs({
         import.meta.url,
       ).pathname,
     },
+    layers: { type: "boolean", default: false },
+    from: { type: "string", default: "0" },
     units: { type: "string", default: "3" },
     iters: { type: "string", default: "4" },
+    images: { type: "string", default: "32" },
+    w: { type: "string", default: "4" },
+    a: { type: "string", default: "4" },
+    drop: { type: "string", default: "0.5" },
+    mix: { type: "string", default: "0.5" },
+    lr: { type: "string", default: String(RECON_DEFAULTS.weightLr) },
   },
 });
 
 const graph = foldBatchNorm(loadOnnx(a.model!)).graph;
-const placement = placeQuantizers(graph, { wBits: 4, aBits: 4 });
+const placement = placeQuantizers(graph, { wBits: Number(a.w), aBits: Number(a.a) });
 const model = await QuantModel.create(graph, placement, {});
-const units = blockUnits(graph).slice(0, Number(a.units));
+const units = (a.layers ? layerUnits(graph) : blockUnits(graph))
+  .slice(Number(a.from), Number(a.from) + Number(a.units));
 const shape = graph.inputs[0].shape.map((d) => (typeof d === "number" && d > 0 ? d : 32));
-shape[0] = 32;
+shape[0] = Number(a.images);
 const images = new Random(1).randn(shape);
 const stamps: number[][] = units.map(() => []);
 let unit = 0;
@@ -49,11 +61,12 @@ await reconstruct(
   {
     ...RECON_DEFAULTS,
     iters: Number(a.iters),
-    dropProb: 0.5,
-    inputMixProb: 0.5,
+    weightLr: Number(a.lr),
+    dropProb: Number(a.drop),
+    inputMixProb: Number(a.mix),
     lambda: 0.1,
     logEvery: 1,
-    evalSamples: 32,
+    evalSamples: Math.min(32, Number(a.images)),
   },
   {},
   (msg) => {
@@ -65,6 +78,11 @@ await reconstruct(
   },
 );
 const total = (performance.now() - t0) / 1000;
+if (Deno.env.get("BENCH_STAMPS")) {
+  console.error(
+    stamps.map((s) => s.slice(1).map((v, i) => ((v - s[i]) / 1000).toFixed(2)).join(" ")),
+  );
+}
 const per = stamps.map((s) => {
   const d = s.slice(1).map((v, i) => v - s[i]).sort((x, y) => x - y);
   return d.length ? d[Math.floor(d.length / 2)] / 1000 : NaN;

@@ -6,14 +6,21 @@
  * (on MobileNetV2 at 224×224 that was over half of the wall-clock, in system time). Released
  * arrays are kept here and handed out again, zero-filled, to the next kernel asking for the same
  * length. Arrays under 4 MB are not pooled (the allocator reuses those well); the pool holds at most
- * `PTQ_CPU_POOL_MB` megabytes (default: a quarter of the
- * machine's memory) and drops what does not fit.
+ * `PTQ_CPU_POOL_MB` megabytes (default: a quarter of the machine's memory).
+ *
+ * Lengths go out of use: each reconstruction unit has its own shapes. A length class that nothing
+ * has taken or released for {@linkcode STALE_MS} is dropped, and a full pool drops stale classes
+ * to make room, so the pool follows the current unit. (Without this, a capped pool filled with the
+ * first units' shapes and pooled nothing afterwards: AdaRound's layer3 on MobileNetV2 ran at
+ * 7.9 s/iteration with a 2 GB cap against 1.3 s/iteration with the pool working.)
  *
  * The pool also gives way to the machine: at most every 200 ms, `give` reads the memory the system
- * has available, and when that falls under an eighth of the total (at least 1 GB) it empties itself
- * and pools nothing until memory is back. Two runs side by side, each with the default quarter,
- * would otherwise hold half the machine in idle arrays and could be killed for memory (a killed
- * run loses its unfinished unit).
+ * has available, and when that falls under an eighth of the total (at least 1 GB), the pool lowers
+ * its capacity by the shortfall (least recently used lengths go first) and grows it back slowly
+ * once memory has been plentiful again. Two runs side by side, each with the default quarter,
+ * would otherwise hold half the machine in idle arrays and could be killed for memory. (Until
+ * session 11 the pool emptied itself and stopped pooling until memory was back; beside a second
+ * run it never was, and that run went 3–6 times slower for the rest of its life.)
  *
  * @module
  */
@@ -40,7 +47,16 @@ function defaultLimitMb(): number {
 }
 
 let limitBytes = defaultLimitMb() * 2 ** 20;
+/** The capacity now: `limitBytes`, lowered while the system is short of memory. */
+let capBytes = limitBytes;
 let pooledBytes = 0;
+
+/** A length class unused (neither taken nor released) this long is dropped. */
+export const STALE_MS = 20_000;
+/** While memory is plentiful again, the capacity grows back by this much per probe. */
+const REGROW_BYTES = 128 * 2 ** 20;
+/** After a cut, the next one waits this long (the collector has to free what was dropped). */
+const CUT_EVERY_MS = 1000;
 
 /** Total and available system memory in bytes, or `undefined` where it cannot be read. */
 export type MemoryProbe = () => { total: number; available: number } | undefined;
@@ -57,23 +73,66 @@ function systemMemory(): { total: number; available: number } | undefined {
 let probe: MemoryProbe = systemMemory;
 const PROBE_EVERY_MS = 200;
 let lastProbe = -Infinity;
-let underPressure = false;
+let lastCut = -Infinity;
 
-/** True when the system is short of memory (checked at most every 200 ms). */
-function pressure(): boolean {
-  const now = performance.now();
-  if (now - lastProbe < PROBE_EVERY_MS) return underPressure;
-  lastProbe = now;
-  const m = probe();
-  underPressure = m !== undefined && m.available < Math.max(m.total / 8, 2 ** 30);
-  if (underPressure && pooledBytes > 0) {
-    free.f32.clear();
-    free.i32.clear();
-    pooledBytes = 0;
-  }
-  return underPressure;
+/** One dtype and length: its free arrays and when it was last used. */
+interface LengthClass {
+  arrays: HostArray[];
+  lastUse: number;
 }
-const free = { f32: new Map<number, Float32Array[]>(), i32: new Map<number, Int32Array[]>() };
+/** Length classes, least recently used first (a use moves its class to the end). */
+const classes = new Map<string, LengthClass>();
+const keyOf = (dtype: DType, n: number) => `${dtype}:${n}`;
+
+function touch(key: string, c: LengthClass, now: number): void {
+  c.lastUse = now;
+  classes.delete(key);
+  classes.set(key, c);
+}
+
+function drop(key: string, c: LengthClass): void {
+  for (const a of c.arrays) pooledBytes -= a.byteLength;
+  classes.delete(key);
+}
+
+/** Drops arrays, least recently used lengths first, until at most `bytes` are pooled. */
+function shrinkTo(bytes: number): void {
+  for (const [key, c] of classes) {
+    while (pooledBytes > bytes && c.arrays.length) pooledBytes -= c.arrays.pop()!.byteLength;
+    if (pooledBytes <= bytes) return;
+    classes.delete(key);
+  }
+}
+
+/** Drops the classes unused for {@linkcode STALE_MS} (the least recently used come first). */
+function dropStale(now: number): void {
+  for (const [key, c] of classes) {
+    if (now - c.lastUse < STALE_MS) return;
+    drop(key, c);
+  }
+}
+
+/**
+ * At most every 200 ms: drops stale classes and follows the system's memory: a shortfall under
+ * max(total / 8, 1 GB) lowers the capacity by that much (at most once a second); 2 GB above that
+ * floor, the capacity grows back towards its limit.
+ */
+function probeMemory(now: number): void {
+  if (now - lastProbe < PROBE_EVERY_MS) return;
+  lastProbe = now;
+  dropStale(now);
+  const m = probe();
+  if (!m) return;
+  const floor = Math.max(m.total / 8, 2 ** 30);
+  if (m.available < floor) {
+    if (now - lastCut < CUT_EVERY_MS) return;
+    lastCut = now;
+    capBytes = Math.max(0, Math.min(capBytes, pooledBytes) - (floor - m.available));
+    shrinkTo(capBytes);
+  } else if (m.available > floor + 2 * 2 ** 30) {
+    capBytes = Math.min(limitBytes, capBytes + REGROW_BYTES);
+  }
+}
 
 /** A zero-filled array of `n` elements, reused from the pool when one of that length is free. */
 export function take(dtype: "f32", n: number): Float32Array;
@@ -81,10 +140,15 @@ export function take(dtype: "i32", n: number): Int32Array;
 export function take(dtype: DType, n: number): HostArray;
 export function take(dtype: DType, n: number): HostArray {
   if (n >= minPooled) {
-    const a = (free[dtype] as Map<number, HostArray[]>).get(n)?.pop();
-    if (a) {
-      pooledBytes -= a.byteLength;
-      return a.fill(0);
+    const key = keyOf(dtype, n);
+    const c = classes.get(key);
+    if (c) {
+      touch(key, c, performance.now());
+      const a = c.arrays.pop();
+      if (a) {
+        pooledBytes -= a.byteLength;
+        return a.fill(0);
+      }
     }
   }
   return dtype === "f32" ? new Float32Array(n) : new Int32Array(n);
@@ -96,11 +160,17 @@ export function take(dtype: DType, n: number): HostArray {
  */
 export function give(a: HostArray): void {
   if (a.length < minPooled || a.byteLength !== a.buffer.byteLength) return;
-  if (pooledBytes + a.byteLength > limitBytes || pressure()) return;
-  const map = (a instanceof Float32Array ? free.f32 : free.i32) as Map<number, HostArray[]>;
-  const list = map.get(a.length);
-  if (list) list.push(a);
-  else map.set(a.length, [a]);
+  const now = performance.now();
+  probeMemory(now);
+  const key = keyOf(a instanceof Float32Array ? "f32" : "i32", a.length);
+  if (pooledBytes + a.byteLength > capBytes) {
+    dropStale(now);
+    if (pooledBytes + a.byteLength > capBytes) return;
+  }
+  let c = classes.get(key);
+  if (!c) classes.set(key, c = { arrays: [], lastUse: now });
+  touch(key, c, now);
+  c.arrays.push(a);
   pooledBytes += a.byteLength;
 }
 
@@ -116,14 +186,14 @@ export function poolBytes(): number {
 export function clearPool(
   o?: { limitMb?: number; minElements?: number; memoryProbe?: MemoryProbe },
 ): void {
-  free.f32.clear();
-  free.i32.clear();
+  classes.clear();
   pooledBytes = 0;
   lastProbe = -Infinity;
-  underPressure = false;
+  lastCut = -Infinity;
   if (o) {
     limitBytes = (o.limitMb ?? defaultLimitMb()) * 2 ** 20;
     minPooled = o.minElements ?? DEFAULT_MIN_POOLED;
     probe = o.memoryProbe ?? systemMemory;
   }
+  capBytes = limitBytes;
 }

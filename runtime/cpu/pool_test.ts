@@ -1,6 +1,6 @@
 import { assert, assertEquals } from "../_assert.ts";
 import * as r from "../mod.ts";
-import { clearPool, give, poolBytes, take } from "./pool.ts";
+import { clearPool, give, poolBytes, STALE_MS, take } from "./pool.ts";
 
 /** These tests must not depend on how much memory the machine running them has free. */
 const noProbe = () => undefined;
@@ -55,34 +55,94 @@ Deno.test("kernels that accumulate give the same result in reused (dirty) buffer
   clearPool({});
 });
 
-Deno.test("pool empties itself and stops pooling while the system is short of memory", () => {
-  const GB = 2 ** 30;
-  let available = 8 * GB;
-  const clock = { t: 0 };
+/** Runs `fn` with `performance.now` on a settable clock (the pool reads it for ages and probes). */
+function withClock(fn: (clock: { t: number }) => void): void {
+  const clock = { t: 1_000_000 };
   const realNow = performance.now;
-  performance.now = () => clock.t; // the probe is read at most every 200 ms
+  performance.now = () => clock.t;
   try {
-    clearPool({
-      limitMb: 64,
-      minElements: 4096,
-      memoryProbe: () => ({ total: 16 * GB, available }),
-    });
-    // Each step: advance the clock, set the available memory, release one array, check the pool.
-    const steps: [ms: number, availableGb: number, pooled: number, why: string][] = [
-      [0, 8, 40_000, "plenty of memory: pooled"],
-      [100, 1.5, 80_000, "under max(16 GB / 8, 1 GB), but not probed again within 200 ms"],
-      [200, 1.5, 0, "short of memory: emptied, and the array is not kept"],
-      [50, 4, 0, "still counted as short until the next probe"],
-      [200, 4, 40_000, "memory back: pooling again"],
-    ];
-    for (const [ms, gb, pooled, why] of steps) {
-      clock.t += ms;
-      available = gb * GB;
-      give(new Float32Array(10_000));
-      assertEquals(poolBytes(), pooled, why);
-    }
+    fn(clock);
   } finally {
     performance.now = realNow;
     clearPool({});
   }
+}
+
+Deno.test("pool lowers its capacity by the memory shortfall, and grows it back once memory is plentiful", () => {
+  const GB = 2 ** 30, MB = 2 ** 20;
+  let available = 8 * GB;
+  withClock((clock) => {
+    // 4 MB arrays, capacity 64 MB; the floor is max(16 GB / 8, 1 GB) = 2 GB available.
+    clearPool({
+      limitMb: 64,
+      minElements: 1024,
+      memoryProbe: () => ({ total: 16 * GB, available }),
+    });
+    const give4 = () => give(new Float32Array(MB));
+    for (let i = 0; i < 10; i++) give4();
+    assertEquals(poolBytes(), 40 * MB, "plenty of memory: pooled");
+    clock.t += 100;
+    available = 2 * GB - 12 * MB;
+    give4();
+    assertEquals(poolBytes(), 44 * MB, "short, but not probed again within 200 ms");
+    clock.t += 200;
+    give4();
+    // The cut: capacity min(64, 44) - 12 = 32 MB, so 8 arrays stay; the new one does not fit.
+    assertEquals(
+      poolBytes(),
+      32 * MB,
+      "short of memory: lowered by the 12 MB shortfall, not emptied",
+    );
+    clock.t += 200;
+    give4();
+    assertEquals(
+      poolBytes(),
+      32 * MB,
+      "a second cut waits a second (the collector frees the first)",
+    );
+    take("f32", MB);
+    give4();
+    assertEquals(poolBytes(), 32 * MB, "still pooling within the lowered capacity");
+    clock.t += 1000;
+    available = 3 * GB;
+    give4();
+    assertEquals(
+      poolBytes(),
+      32 * MB,
+      "memory above the floor but not 2 GB above it: capacity held",
+    );
+    clock.t += 200;
+    available = 5 * GB;
+    for (let i = 0; i < 10; i++) give4();
+    assertEquals(poolBytes(), 64 * MB, "plenty again: capacity back to its limit");
+  });
+});
+
+Deno.test("pool drops lengths nothing has used for a while, and makes room with them", () => {
+  const MB = 2 ** 20;
+  withClock((clock) => {
+    clearPool({ limitMb: 16, minElements: 1024, memoryProbe: () => undefined });
+    give(new Float32Array(MB));
+    give(new Float32Array(MB));
+    give(new Float32Array(2 * MB));
+    assertEquals(poolBytes(), 16 * MB);
+    clock.t += 1000;
+    give(new Float32Array(3 * MB));
+    assertEquals(
+      poolBytes(),
+      16 * MB,
+      "full, and nothing is stale yet: the new length is not kept",
+    );
+    clock.t += STALE_MS - 500;
+    take("f32", MB); // the 4 MB class is in use
+    clock.t += 1000;
+    give(new Float32Array(3 * MB));
+    // The 8 MB class went stale and made room; the 4 MB class (used 1 s ago) stays.
+    assertEquals(poolBytes(), 4 * MB + 12 * MB);
+    assert(take("f32", 3 * MB).length === 3 * MB);
+    assertEquals(poolBytes(), 4 * MB);
+    clock.t += STALE_MS + 300;
+    give(new Float32Array(4 * MB)); // the periodic probe drops what went stale meanwhile
+    assertEquals(poolBytes(), 16 * MB, "only the length just released");
+  });
 });
