@@ -20,7 +20,7 @@
  * once memory has been plentiful again. Two runs side by side, each with the default quarter,
  * would otherwise hold half the machine in idle arrays and could be killed for memory. (Until
  * session 11 the pool emptied itself and stopped pooling until memory was back; beside a second
- * run it never was, and that run went 3–6 times slower for the rest of its life.)
+ * run it never was, and AdaRound's large layers ran 2–4 times slower for the rest of the run.)
  *
  * @module
  */
