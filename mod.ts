@@ -20,4 +20,3 @@ export * as datasets from "./datasets/mod.ts";
 export * as methods from "./methods/mod.ts";
 export * as reports from "./reports/mod.ts";
 export * from "./papers/mod.ts";
-export { executeRun, planPaper, reproduce, type ReproduceOptions } from "./papers/runner.ts";

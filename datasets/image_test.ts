@@ -1,7 +1,7 @@
-import { assert, assertEquals, assertRejects, assertThrows } from "./_assert.ts";
+import { assert, assertEquals, assertRejects, assertThrows } from "../runtime/assert.ts";
 import jpeg from "jpeg-js";
 import { decodeJpeg, readJpeg } from "./image.ts";
-import { ASSETS_URL, HAVE_ASSETS } from "./_test_util.ts";
+import { ASSETS_URL, HAVE_ASSETS } from "./testing.ts";
 
 const CALIB = new URL("imagenet/calib1000_one_per_class_256px/", ASSETS_URL);
 

@@ -1,9 +1,9 @@
-import { assert, assertEquals, assertRejects, assertThrows } from "./_assert.ts";
+import { assert, assertEquals, assertRejects, assertThrows } from "../runtime/assert.ts";
 import jpeg from "jpeg-js";
 import { ImageNetDataset, parseLabelList } from "./imagenet.ts";
 import { plainResizeSpec, tfSlimSpec } from "./preprocess.ts";
 import { sampleCalibration } from "./sampler.ts";
-import { ASSETS_URL, HAVE_ASSETS } from "./_test_util.ts";
+import { ASSETS_URL, HAVE_ASSETS } from "./testing.ts";
 
 function tinyJpeg(value: number): Uint8Array {
   const data = new Uint8Array(12 * 10 * 4).fill(value);

@@ -74,14 +74,18 @@ export function topK(
   return { n, correct, accuracy };
 }
 
-/** Accumulates top-1/top-5 over batches. */
+/**
+ * Accumulates top-1/top-5 over batches: the one top-k counter of the harness (runtime
+ * evaluation, onnxruntime evaluation, the `eval` task).
+ */
 export class TopKAccumulator {
-  readonly numClasses: number;
+  /** The class count of `add`'s logits rows (unused by `addTopIndices`). */
+  readonly numClasses: number | undefined;
   readonly ks: readonly number[];
   #n = 0;
   #correct: Record<number, number> = {};
 
-  constructor(numClasses: number, ks: readonly number[] = [1, 5]) {
+  constructor(numClasses?: number, ks: readonly number[] = [1, 5]) {
     this.numClasses = numClasses;
     this.ks = ks;
     for (const k of ks) this.#correct[k] = 0;
@@ -89,9 +93,35 @@ export class TopKAccumulator {
 
   /** Adds one batch. */
   add(logits: Float32Array, labels: ArrayLike<number>): void {
+    if (this.numClasses === undefined) {
+      throw new TypeError("TopKAccumulator.add needs the class count given to the constructor");
+    }
     const r = topK(logits, labels, this.numClasses, this.ks);
     this.#n += r.n;
     for (const k of this.ks) this.#correct[k] += r.correct[k];
+  }
+
+  /**
+   * Adds one batch given, for each row, its top-`k` class indices best first (as a device-side
+   * top-k returns them, ties to the lower index): a label outside its row's list ranks `k`.
+   */
+  addTopIndices(indices: ArrayLike<number>, k: number, labels: ArrayLike<number>): void {
+    if (indices.length !== labels.length * k) {
+      throw new RangeError(
+        `Cannot score ${indices.length} indices as top-${k} of ${labels.length} rows`,
+      );
+    }
+    for (let i = 0; i < labels.length; i++) {
+      let rank = k;
+      for (let j = 0; j < k; j++) {
+        if (indices[i * k + j] === labels[i]) {
+          rank = j;
+          break;
+        }
+      }
+      for (const kk of this.ks) if (rank < kk) this.#correct[kk]++;
+    }
+    this.#n += labels.length;
   }
 
   /** The totals so far. */
@@ -100,4 +130,10 @@ export class TopKAccumulator {
     for (const k of this.ks) accuracy[k] = this.#n > 0 ? this.#correct[k] / this.#n : NaN;
     return { n: this.#n, correct: { ...this.#correct }, accuracy };
   }
+}
+
+/** Top-1 and top-5 of a result in percent (0 when no image was scored). */
+export function percentOf(r: TopKResult): { top1: number; top5: number } {
+  const n = Math.max(r.n, 1);
+  return { top1: (100 * (r.correct[1] ?? 0)) / n, top5: (100 * (r.correct[5] ?? 0)) / n };
 }

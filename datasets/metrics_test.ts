@@ -1,5 +1,5 @@
-import { assertEquals, assertThrows } from "./_assert.ts";
-import { topK, TopKAccumulator } from "./metrics.ts";
+import { assertEquals, assertThrows } from "../runtime/assert.ts";
+import { percentOf, topK, TopKAccumulator } from "./metrics.ts";
 
 Deno.test("top-1/top-5 count a label within the k best logits", () => {
   // 2 rows × 6 classes.
@@ -28,4 +28,16 @@ Deno.test("the accumulator sums batches; shape errors are RangeErrors", () => {
   assertEquals(acc.result().n, 3);
   assertThrows(() => topK(new Float32Array(5), [0, 1], 3), RangeError);
   assertThrows(() => topK(new Float32Array(3), [3], 3), RangeError);
+});
+
+Deno.test("top-k from device top-k indices counts as from logits", () => {
+  const logits = Float32Array.from([0.1, 0.9, 0.0, 0.5, 0.2, 0.3, 0.4, 0.4, 0.1]);
+  const labels = Int32Array.from([1, 2, 1]);
+  const fromLogits = new TopKAccumulator(3, [1, 2]);
+  fromLogits.add(logits, labels);
+  // Best first, ties to the lower index (row 2: classes 0 and 1 tie at 0.4).
+  const fromIndices = new TopKAccumulator(undefined, [1, 2]);
+  fromIndices.addTopIndices(Int32Array.from([1, 0, 0, 2, 0, 1]), 2, labels);
+  assertEquals(fromIndices.result(), fromLogits.result());
+  assertEquals(percentOf(fromIndices.result()), { top1: 100 / 3, top5: 0 });
 });

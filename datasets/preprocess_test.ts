@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertThrows } from "./_assert.ts";
+import { assert, assertEquals, assertThrows } from "../runtime/assert.ts";
 import {
   centerCrop,
   centralFractionCrop,

@@ -501,7 +501,7 @@ export function nms<T extends { score: number; box: readonly number[] }>(
 }
 
 /**
- * Decodes raw YOLOv3 heads (ASSETS.md): channel `a·(5+K) + k`, k = tx, ty, tw, th, objectness,
+ * Decodes raw YOLOv3 heads (darknet's YOLOv3 layout): channel `a·(5+K) + k`, k = tx, ty, tw, th, objectness,
  * K class logits; `bx = (σ(tx)·s − (s−1)/2 + col)/W`, `by` likewise with the row and H,
  * `bw = exp(tw)·anchor_w/inputSize`, `bh = exp(th)·anchor_h/inputSize`; for every class,
  * `score = σ(obj)·σ(cls)`; boxes with `score > scoreThreshold` (default 0.005, for mAP) go

@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertThrows } from "./_assert.ts";
+import { assert, assertEquals, assertThrows } from "../runtime/assert.ts";
 import {
   type Box,
   decodeYolo,
@@ -13,7 +13,7 @@ import {
   vocIou,
   YOLO_NANO_VOC,
 } from "./voc.ts";
-import { ASSETS_URL, HAVE_ASSETS } from "./_test_util.ts";
+import { ASSETS_URL, HAVE_ASSETS } from "./testing.ts";
 
 const close = (a: number, b: number, tol = 1e-9) => Math.abs(a - b) <= tol;
 
@@ -137,7 +137,7 @@ function logit(p: number): number {
   return Math.log(p / (1 - p));
 }
 
-Deno.test("YOLO decode places a box by the ASSETS.md formulas and applies per-class NMS", () => {
+Deno.test("YOLO decode places a box by darknet's YOLOv3 formulas and applies per-class NMS", () => {
   const K = 20, C = 3 * (5 + K);
   const h32 = new Float32Array(C * 10 * 10).fill(-20);
   const h16 = new Float32Array(C * 20 * 20).fill(-20);

@@ -9,22 +9,15 @@
  * rounds up. Activation steps of the layer's output quantizers are trained alongside with LSQ
  * (Adam 4e-5, cosine), as the BRECQ/QDrop codebases' layer reconstruction does.
  *
- * Deviations from the paper:
- * - Implementation follows the BRECQ/QDrop codebase's `layer_reconstruction` (asymmetric
- *   per-channel weights with the L_p p = 2.4 init, activation quantization with LSQ steps, loss
- *   `(ŷ − y)².sum(1).mean()`), not the original paper's setting (symmetric per-tensor weights,
- *   FP activations, MSE on pre-activations for some layers).
- * - A layer unit is the layer plus the nodes after it up to the next layer (activation, a
- *   residual Add and its activation, pooling), so the residual Add's output quantizer is
- *   reconstructed with the branch's last layer.
- * - Budgets `smoke`/`quick` cut the iterations (20 / 500 instead of 20000) and the calibration
- *   set (64 / 256 instead of 1024).
+ * Deviations from the paper and its official code: the `deviations` list of the registry
+ * entry below (data, shown in every report).
  *
  * @module
  */
 import { z } from "zod";
 import { type Method, parseConfig, reconFields } from "./_quant/config.ts";
 import { runBaseline } from "./_quant/baseline.ts";
+import { describes, RECON_KEYS } from "./_quant/recipe_keys.ts";
 
 const config = z.object({ ...reconFields }).strict();
 
@@ -38,6 +31,12 @@ export const adaround: Method<typeof config> = {
     url: "https://arxiv.org/abs/2004.10568",
   },
   config,
+  deviations: [
+    "Implementation follows the BRECQ/QDrop codebase's `layer_reconstruction` (asymmetric per-channel weights with the L_p p = 2.4 init, activation quantization with LSQ steps, loss `(ŷ − y)².sum(1).mean()`), not the original paper's setting (symmetric per-tensor weights, FP activations, MSE on pre-activations for some layers).",
+    "A layer unit is the layer plus the nodes after it up to the next layer (activation, a residual Add and its activation, pooling), so the residual Add's output quantizer is reconstructed with the branch's last layer.",
+    "Budgets below `paper` (smoke, quick, custom) cut the iterations per unit and, for smoke, the calibration set; every record names its budget.",
+  ],
+  recipeKeys: { ...RECON_KEYS, granularity: describes("layer") },
   run(ctx, raw) {
     const c = parseConfig(config, raw, "adaround");
     return runBaseline(ctx, c, {

@@ -322,3 +322,67 @@ function logSoftmax(a: Float32Array): Float64Array {
   const lse = m + Math.log(s);
   return Float64Array.from(a, (v) => v - lse);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Text tables (`deno task error-profile`)
+
+/** The SQNR table of a profile: a row per unit (or node), a column per model, then agreement and KL. */
+export function profileTable(p: ErrorProfile, at: "units" | "nodes" = "units"): string {
+  const w = Math.max(8, ...p.units.map((u) => u.unit.length));
+  const cols = p.labels.map((l) => Math.max(8, l.length));
+  const head = [
+    "unit".padEnd(w),
+    "FP RMS".padStart(8),
+    ...p.labels.map((l, i) => l.padStart(cols[i])),
+  ];
+  const lines = [head.join("  "), head.map((h) => "-".repeat(h.length)).join("  ")];
+  for (const u of p.units) {
+    lines.push([
+      u.unit.padEnd(w),
+      u.fpRms.toPrecision(3).padStart(8),
+      ...u.sqnr.map((x, i) => (isFinite(x) ? x.toFixed(2) : "exact").padStart(cols[i])),
+    ].join("  "));
+  }
+  const foot = (title: string, xs: number[], d: number) =>
+    [title.padEnd(w), "".padStart(8), ...xs.map((x, i) => x.toFixed(d).padStart(cols[i]))].join(
+      "  ",
+    );
+  lines.push(foot("top-1 = FP (%)", p.agreement, 2), foot("KL(FP‖Q)", p.kl, 4));
+  return `SQNR (dB) of each ${at === "nodes" ? "node" : "unit"}'s output against the FP model\n` +
+    lines.join("\n");
+}
+
+/** The `top` channels by the last model's share of the value's error. */
+export function channelTable(labels: string[], c: ChannelError, top: number): string {
+  const total = c.noise.map((z) => z.reduce((s, x) => s + x, 0));
+  const last = c.noise.length - 1;
+  const order = c.fpEnergy.map((_, i) => i).sort((i, j) => c.noise[last][j] - c.noise[last][i]);
+  const k = c.producer;
+  const head = [
+    "channel",
+    ...labels.map((l) => `${l} share %`),
+    ...(k ? ["Σw FP", ...labels.map((l) => `Σw ${l}`), "bias"] : []),
+  ];
+  const rows = order.slice(0, top).map((i) => [
+    String(i),
+    ...c.noise.map((z, m) => (total[m] > 0 ? (100 * z[i]) / total[m] : 0).toFixed(1)),
+    ...(k
+      ? [
+        k.fpKernelSum[i].toFixed(4),
+        ...k.kernelSum.map((s) => (s ? s[i].toFixed(4) : "—")),
+        k.bias[i].toFixed(3),
+      ]
+      : []),
+  ]);
+  const w = head.map((h, j) => Math.max(h.length, ...rows.map((r) => r[j].length)));
+  const line = (r: string[]) => r.map((x, j) => x.padStart(w[j])).join("  ");
+  return [
+    `${c.value}: the ${Math.min(top, order.length)} of ${order.length} channels with most of ` +
+    `${labels[last]}'s error${
+      k ? ` (produced by ${k.node}; Σw: kernel sum per output channel)` : ""
+    }`,
+    line(head),
+    w.map((n) => "-".repeat(n)).join("  "),
+    ...rows.map(line),
+  ].join("\n");
+}

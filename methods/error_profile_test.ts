@@ -1,9 +1,9 @@
-import { assert, assertEquals, assertRejects, assertThrows } from "../datasets/_assert.ts";
-import { ortRun } from "../models/_testing.ts";
+import { assert, assertEquals, assertRejects, assertThrows } from "../runtime/assert.ts";
+import { ortRun } from "../models/testing.ts";
 import { toOnnx } from "../models/export.ts";
 import { reconstructionUnits } from "../models/units.ts";
 import { toQdqOnnx } from "./_quant/qdq.ts";
-import { tinyGraph, tinyInputs } from "./_testing.ts";
+import { tinyGraph, tinyInputs } from "./testing.ts";
 import { errorProfile, sqnrDb, withOutputs } from "./error_profile.ts";
 import { METHODS } from "./mod.ts";
 
@@ -20,7 +20,7 @@ const batches = () => {
 async function rtn(w: number, a: number): Promise<Uint8Array> {
   const r = await METHODS.rtn.run(
     { graph: tinyGraph(), calib: tinyInputs(64, 1), modelName: "tiny" },
-    { wBits: w, aBits: a as 4, budget: "smoke" },
+    { wBits: w, aBits: a as 4 },
   );
   return toQdqOnnx(r.model);
 }

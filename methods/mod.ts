@@ -15,8 +15,10 @@ import { mrecg } from "./mrecg.ts";
 import { pdquant } from "./pdquant.ts";
 import { qdrop } from "./qdrop.ts";
 import { rtn } from "./rtn.ts";
+import type { Method } from "./_quant/config.ts";
+import { configFromRecipe, type RecipeValue } from "./_quant/recipe_keys.ts";
 
-/** Every method, by id. */
+/** Every method, by id: adding a method is its file plus one line here. */
 export const METHODS = {
   rtn,
   adaround,
@@ -24,20 +26,50 @@ export const METHODS = {
   qdrop,
   pdquant,
   mrecg,
-} as const;
+} as const satisfies Record<string, Method>;
 
 /** A registered method id. */
 export type MethodId = keyof typeof METHODS;
 
+/** A method registry: ids to entries (`METHODS`, or a test's own). */
+export type MethodRegistry = Readonly<Record<string, Method>>;
+
 /** The method of an id, or a RangeError listing the known ids. */
-export function methodById(id: string): (typeof METHODS)[MethodId] {
-  const m = (METHODS as Record<string, (typeof METHODS)[MethodId]>)[id];
-  if (!m) throw new RangeError(`Unknown method "${id}"; known: ${Object.keys(METHODS).join(", ")}`);
+export function methodById(id: string, registry: MethodRegistry = METHODS): Method {
+  const m = Object.hasOwn(registry, id) ? registry[id] : undefined;
+  if (!m) {
+    throw new RangeError(`Unknown method "${id}"; known: ${Object.keys(registry).join(", ")}`);
+  }
   return m;
 }
 
+/**
+ * A method's config from a recipe's resolved config (recipe key names, as the papers' code names
+ * its settings), through the method's own `recipeKeys` table; the seed goes in as `seed`.
+ */
+export function methodConfigFromRecipe(
+  method: Method,
+  recipe: Readonly<Record<string, RecipeValue>>,
+  seed: number,
+): Record<string, RecipeValue> {
+  return configFromRecipe(method.id, method.recipeKeys, recipe, { seed });
+}
+
 export type { Method, MethodContext, MethodResult } from "./_quant/config.ts";
-export { BUDGETS } from "./_quant/config.ts";
+export { OFFICIAL_CALIBRATION, OFFICIAL_ITERS, parseConfig } from "./_quant/config.ts";
+export {
+  COMMON_KEYS,
+  configFromRecipe,
+  describes,
+  DROP_KEYS,
+  ignored,
+  type RecipeKey,
+  type RecipeKeys,
+  type RecipeValue,
+  RECON_KEYS,
+  to,
+} from "./_quant/recipe_keys.ts";
+export { type CheckpointSpec, removeCheckpoint, type Segment } from "./_quant/checkpoint.ts";
 export { QuantModel } from "./_quant/quantized_model.ts";
 export { type ReconHooks, type ReconOptions, reconstruct } from "./_quant/recon.ts";
 export { toQdqOnnx } from "./_quant/qdq.ts";

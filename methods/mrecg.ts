@@ -8,8 +8,8 @@
  * units**: the adjacent units whose module capacities (ModCap) differ most are merged, top-k, and
  * reconstructed jointly; every other unit keeps the base granularity.
  *
- * ModCap as implemented here (the paper body was not available; METHODS.md (a) and its
- * secondary-source notes are all we had):
+ * ModCap as implemented here (the paper body was not available; a secondary summary of the paper
+ * is all we had):
  * - **data-dependent** (default): the squared Frobenius norm of the unit's output difference
  *   before and after quantization, `‖B(x) − B̂(x̂)‖²` per sample, measured with round-to-nearest
  *   quantizers (MSE observers) on the calibration set — the reconstruction loss a unit starts
@@ -32,15 +32,8 @@
  *   integer is a unit, a list of length L merges L consecutive units); when a scheme is given
  *   with another capacity mode, the run records how well the chosen merges match it.
  *
- * Deviations from the paper:
- * - The ModCap formulas and the differential normalisation are ptq-bench's reconstruction (see
- *   above), not the paper's (unavailable); the data-dependent variant is measured with RTN
- *   quantizers on quantized-model inputs, the loss each unit starts from in reconstruction.
- * - Calibration follows the recipe (4,096 images at batch 256 for the official configs) scaled
- *   by the budget; units come from the graph structure, so official schemes apply only where
- *   the unit count matches the official model's.
- * - The official code folds BN after each unit (fused ConvBn modules with frozen BN); here BN is
- *   folded up front, which gives the same folded weights to quantize.
+ * Deviations from the paper and its official code: the `deviations` list of the registry
+ * entry below (data, shown in every report).
  *
  * @module
  */
@@ -48,6 +41,7 @@ import { z } from "zod";
 import type { Graph, Unit } from "../models/graph.ts";
 import { type Method, type MethodContext, parseConfig, reconFields } from "./_quant/config.ts";
 import { runBaseline } from "./_quant/baseline.ts";
+import { DROP_KEYS, RECON_KEYS, to } from "./_quant/recipe_keys.ts";
 import { blockUnits, mergeUnits } from "./_quant/units.ts";
 
 const SchemeEntry = z.union([z.number().int(), z.array(z.number().int()).min(2)]);
@@ -150,6 +144,12 @@ export const mrecg: Method<typeof config> = {
     url: "https://arxiv.org/abs/2303.11906",
   },
   config,
+  deviations: [
+    "The ModCap formulas and the differential normalisation are ptq-bench's reconstruction (see above), not the paper's (unavailable); the data-dependent variant is measured with RTN quantizers on quantized-model inputs, the loss each unit starts from in reconstruction.",
+    "Calibration follows the recipe (4,096 images at batch 256 for the official configs) scaled by the budget; units come from the graph structure, so official schemes apply only where the unit count matches the official model's.",
+    "The official code folds BN after each unit (fused ConvBn modules with frozen BN); here BN is folded up front, which gives the same folded weights to quantize.",
+  ],
+  recipeKeys: { ...RECON_KEYS, ...DROP_KEYS, base: to("base"), scheme: to("scheme") },
   async run(ctx: MethodContext, raw) {
     const c = parseConfig(config, raw, "mrecg");
     const log = ctx.log ?? (() => {});

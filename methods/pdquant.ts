@@ -15,28 +15,16 @@
  * - `x̃` mixes the quantized and corrected FP inputs element-wise (QDrop, p = 0.5) and activation
  *   quantization is dropped with p = 0.5 inside the block; `B(x′)` is the FP block output on `x′`.
  * - `z_q` are the network logits with the block run on the *pure quantized* input and the
- *   not-yet-calibrated blocks in FP; `z_fp` the FP logits of the uncorrected image (METHODS.md
- *   (e), caution 4). The KL is divided by `λ_r` (= 0.1), as the code does.
+ *   not-yet-calibrated blocks in FP; `z_fp` the FP logits of the uncorrected image (as the official code
+ *   computes them). The KL is divided by `λ_r` (= 0.1), as the code does.
  * - AdaRound `V`: Adam lr 3e-3; activation steps: Adam lr 4e-5, cosine to 0. Every term's
  *   gradient reaches both parameter groups, as in the code.
  *
  * Per-model hyper-parameters (run_script.py): ResNet T 4, λ_c 0.02, λ 0.01; RegNetX T 4,
  * λ_c 0.01, λ 0.01; MobileNetV2 T 1, λ_c 0.005, λ 0.1; MnasNet T 1, λ_c 0.001, λ 0.2.
  *
- * Deviations from the paper:
- * - BN statistics for DC come from the BatchNorm layers folded away before quantization
- *   (`models/fold_bn.ts`); the BN input is recovered exactly from the folded layer's output.
- *   Models exported with BN already folded (such as the shared TF MobileNets) carry no BN
- *   statistics: DC then has nothing to match and leaves the inputs unchanged (its closeness term
- *   alone is minimised at `x′ = x`), so PD-Quant reduces to QDrop + the PD loss there. The run's
- *   config records `dcUnits` (how many units DC corrected).
- * - The per-sample std uses the biased variance plus 1e-8 under the square root; the code's
- *   exact std flavour was not read.
- * - The block output that feeds the PD loss is computed with QDrop's activation dropping active
- *   (the quantizers are in training mode in the official code); inputs are purely quantized.
- * - Blocks come from the graph structure, not from named PyTorch modules; masks come from the
- *   run's seeded generator, not torch's.
- * - Budgets `smoke`/`quick` scale the iterations and the DC steps (see `_quant/config.ts`).
+ * Deviations from the paper and its official code: the `deviations` list of the registry
+ * entry below (data, shown in every report).
  *
  * @module
  */
@@ -67,6 +55,7 @@ import { execute } from "../models/execute.ts";
 import type { FoldedBatchNorm } from "../models/fold_bn.ts";
 import { type Method, type MethodContext, parseConfig, reconFields } from "./_quant/config.ts";
 import { runBaseline } from "./_quant/baseline.ts";
+import { DROP_KEYS, RECON_KEYS, to } from "./_quant/recipe_keys.ts";
 import type { ReconHooks, UnitContext } from "./_quant/recon.ts";
 
 const config = z.object({
@@ -265,6 +254,23 @@ export const pdquant: Method<typeof config> = {
     url: "https://arxiv.org/abs/2212.07048",
   },
   config,
+  deviations: [
+    "BN statistics for DC come from the BatchNorm layers folded away before quantization (`models/fold_bn.ts`); the BN input is recovered exactly from the folded layer's output. Models exported with BN already folded (such as the shared TF MobileNets) carry no BN statistics: DC then has nothing to match and leaves the inputs unchanged (its closeness term alone is minimised at `x′ = x`), so PD-Quant reduces to QDrop + the PD loss there. The run's config records `dcUnits` (how many units DC corrected).",
+    "The per-sample std uses the biased variance plus 1e-8 under the square root; the code's exact std flavour was not read.",
+    "The block output that feeds the PD loss is computed with QDrop's activation dropping active (the quantizers are in training mode in the official code); inputs are purely quantized.",
+    "Blocks come from the graph structure, not from named PyTorch modules; masks come from the run's seeded generator, not torch's.",
+    "Budgets below `paper` (smoke, quick, custom) cut the iterations per unit and, for smoke, the calibration set; every record names its budget.",
+  ],
+  recipeKeys: {
+    ...RECON_KEYS,
+    ...DROP_KEYS,
+    T: to("T"),
+    lamb_c: to("lambC"),
+    lamb_r: to("lambR"),
+    bn_lr: to("bnLr"),
+    dc_steps: to("dcSteps"),
+    dc_batch: to("dcBatch"),
+  },
   async run(ctx, raw) {
     const c = parseConfig(config, raw, "pdquant");
     const d = pdquantDefaults(ctx.modelName);

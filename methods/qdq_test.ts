@@ -1,15 +1,15 @@
-import { assert } from "../datasets/_assert.ts";
+import { assert } from "../runtime/assert.ts";
 import { argmax, noGrad, tidy } from "../runtime/mod.ts";
-import { compare, ortRun } from "../models/_testing.ts";
+import { compare, ortRun } from "../models/testing.ts";
 import { toQdqOnnx } from "./_quant/qdq.ts";
-import { tinyGraph, tinyInputs } from "./_testing.ts";
+import { tinyGraph, tinyInputs } from "./testing.ts";
 import { METHODS } from "./mod.ts";
 
 Deno.test("QDQ export runs in onnxruntime and matches the simulated model", async () => {
   for (const [w, a] of [[4, 4], [8, 8], [3, 32]]) {
     const r = await METHODS.brecq.run(
       { graph: tinyGraph(), calib: tinyInputs(64, 1), modelName: "tiny" },
-      { wBits: w, aBits: a as 4, budget: "smoke", iters: 5 },
+      { wBits: w, aBits: a as 4, iters: 5 },
     );
     const x = tinyInputs(16, 9);
     const [sim, am] = tidy(() =>

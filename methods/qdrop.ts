@@ -8,18 +8,15 @@
  * per iteration), and the block input `x̃` takes each element from the quantized-model input
  * with probability `inputMixProb` (= 0.5), else from the FP-model input.
  *
- * Deviations from the paper:
- * - The official `prob` (probability of keeping the float value, 0.5) maps to `dropProb = 0.5`;
- *   the mixed block input follows the PD-Quant/QDrop code's `input_prob = 0.5`.
- * - Masks are drawn with xoshiro128** seeded from the run's seeded generator (reproducible), not
- *   torch's generator.
- * - Blocks come from the graph structure; budgets `smoke`/`quick` cut iterations and calibration.
+ * Deviations from the paper and its official code: the `deviations` list of the registry
+ * entry below (data, shown in every report).
  *
  * @module
  */
 import { z } from "zod";
 import { type Method, parseConfig, reconFields } from "./_quant/config.ts";
 import { runBaseline } from "./_quant/baseline.ts";
+import { DROP_KEYS, RECON_KEYS } from "./_quant/recipe_keys.ts";
 
 const config = z.object({
   ...reconFields,
@@ -39,6 +36,12 @@ export const qdrop: Method<typeof config> = {
     url: "https://arxiv.org/abs/2203.05740",
   },
   config,
+  deviations: [
+    "The official `prob` (probability of keeping the float value, 0.5) maps to `dropProb = 0.5`; the mixed block input follows the PD-Quant/QDrop code's `input_prob = 0.5`.",
+    "Masks are drawn with xoshiro128** seeded from the run's seeded generator (reproducible), not torch's generator.",
+    "Budgets below `paper` (smoke, quick, custom) cut the iterations per unit and, for smoke, the calibration set; every record names its budget.",
+  ],
+  recipeKeys: { ...RECON_KEYS, ...DROP_KEYS },
   run(ctx, raw) {
     const c = parseConfig(config, raw, "qdrop");
     return runBaseline(ctx, c, {

@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertThrows } from "../datasets/_assert.ts";
+import { assert, assertEquals, assertThrows } from "../runtime/assert.ts";
 import { noGrad, Random, type Tensor, tidy } from "../runtime/mod.ts";
 import { execute } from "../models/execute.ts";
 import { lpError, minMax, weightQParams } from "./_quant/observers.ts";
@@ -7,7 +7,7 @@ import { ActivationObserver } from "./_quant/observers.ts";
 import { qparamsFromRange } from "./_quant/scheme.ts";
 import { blockUnits, layerUnits, mergeUnits } from "./_quant/units.ts";
 import { formatSeconds } from "./_quant/recon.ts";
-import { tinyGraph, tinyInputs } from "./_testing.ts";
+import { tinyGraph, tinyInputs } from "./testing.ts";
 import { METHODS } from "./mod.ts";
 import type { MethodResult } from "./_quant/config.ts";
 import type { QuantModel } from "./_quant/quantized_model.ts";
@@ -116,17 +116,17 @@ Deno.test("layer, block and merged units partition the graph", () => {
 Deno.test("rtn keeps weights on the per-channel grid and W8A8 stays close to FP", async () => {
   const x = calib();
   const fp = out(null, x);
-  const r8 = await runM("rtn", { wBits: 8, aBits: 8, budget: "smoke" });
+  const r8 = await runM("rtn", { wBits: 8, aBits: 8 });
   assertOnGrid(r8.model);
   const rel = mseOf(out(r8.model, x), fp) / mseOf(fp, new Float32Array(fp.length));
   assert(rel < 1e-3, `W8A8 relative error ${rel}`);
-  const r4 = await runM("rtn", { wBits: 4, aBits: 4, budget: "smoke" });
+  const r4 = await runM("rtn", { wBits: 4, aBits: 4 });
   assertOnGrid(r4.model);
 });
 
 Deno.test("adaround, brecq and qdrop keep weights on the grid and reconstruct each unit no worse than rtn", async () => {
   for (const id of ["adaround", "brecq", "qdrop"] as const) {
-    const r = await runM(id, { wBits: 4, aBits: 4, budget: "smoke", iters: 40 });
+    const r = await runM(id, { wBits: 4, aBits: 4, iters: 40 });
     assertOnGrid(r.model);
     // lossBefore is the unit with nearest rounding and observer-initialised steps (RTN) on the
     // same inputs; lossAfter is after reconstruction and hard rounding.
@@ -143,8 +143,8 @@ Deno.test("adaround, brecq and qdrop keep weights on the grid and reconstruct ea
 });
 
 Deno.test("qdrop is bit-identical under the same seed", async () => {
-  const a = await runM("qdrop", { wBits: 4, aBits: 4, budget: "smoke", iters: 10, seed: 7 });
-  const b = await runM("qdrop", { wBits: 4, aBits: 4, budget: "smoke", iters: 10, seed: 7 });
+  const a = await runM("qdrop", { wBits: 4, aBits: 4, iters: 10, seed: 7 });
+  const b = await runM("qdrop", { wBits: 4, aBits: 4, iters: 10, seed: 7 });
   const x = calib();
   assertEquals(Array.from(out(a.model, x)), Array.from(out(b.model, x)));
   for (const [k, q] of a.model.acts) {

@@ -7,10 +7,8 @@
  * the same search on calibration data, unit by unit, each unit's observers seeing the already
  * quantized upstream (as the reconstruction methods initialise them).
  *
- * Deviations from the paper:
- * - "RTN" has no single paper; this is the initialisation BRECQ/QDrop/PD-Quant start from
- *   (their `init mode mse`), without any reconstruction.
- * - Activation ranges come from a histogram (4096 bins) L_p search rather than element-wise.
+ * Deviations from the paper and its official code: the `deviations` list of the registry
+ * entry below (data, shown in every report).
  *
  * @module
  */
@@ -18,6 +16,7 @@ import { z } from "zod";
 import { type Method, parseConfig } from "./_quant/config.ts";
 import { commonFields } from "./_quant/config.ts";
 import { runBaseline } from "./_quant/baseline.ts";
+import { COMMON_KEYS, ignored } from "./_quant/recipe_keys.ts";
 
 const config = z.object({ ...commonFields }).strict();
 
@@ -31,6 +30,15 @@ export const rtn: Method<typeof config> = {
     url: "https://github.com/wimh966/QDrop",
   },
   config,
+  deviations: [
+    '"RTN" has no single paper; this is the initialisation BRECQ/QDrop/PD-Quant start from (their `init mode mse`), without any reconstruction.',
+    "Activation ranges come from a histogram (4096 bins) L_p search rather than element-wise.",
+  ],
+  recipeKeys: {
+    ...COMMON_KEYS,
+    iters: ignored("RTN optimises nothing"),
+    batch: ignored("RTN optimises nothing"),
+  },
   run(ctx, raw) {
     const c = parseConfig(config, raw, "rtn");
     return runBaseline(ctx, c, {

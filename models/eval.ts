@@ -11,7 +11,7 @@
  *   the JPEGs of `<assets>/voc/VOC2007_test/JPEGImages` scored against the COCO-format
  *   `pascal_test2007.json` (every box counts: no difficult flag), or on a VOCdevkit year folder
  *   (`ImageSets/Main/test.txt`, `Annotations/*.xml`, with difficult flags: the official
- *   protocol). Raw heads are decoded as in ASSETS.md ({@linkcode decodeYolo}: score threshold
+ *   protocol). Raw heads are decoded as darknet's YOLOv3 does ({@linkcode decodeYolo}: score threshold
  *   0.005, per-class NMS at IoU 0.45).
  * - **Proxy models** (Fashion-MNIST) → top-1 / top-5 on the 10,000-image test split of
  *   `datasets/fashion_mnist.ts`; as the split is grouped by class, a `limit` N takes every
@@ -23,8 +23,8 @@
  * to put it.
  *
  * Preprocessing is the registry's spec ({@linkcode specForModel}, `"model"`), or a plain resize
- * to S×S (`"plain"`, Pillow bilinear, the model's normalisation: how ASSETS.md measured the
- * shared classifiers), or TF-slim's central 87.5 % crop (`"tf-slim"`), or any
+ * to S×S (`"plain"`, Pillow bilinear, the model's normalisation: how the published values of the
+ * shared classifiers were measured), or TF-slim's central 87.5 % crop (`"tf-slim"`), or any
  * {@linkcode PreprocessSpec}.
  *
  * A model is a registry name (`MODELS`, or a proxy of `models/proxy/`), or an ONNX path: a path
@@ -268,7 +268,7 @@ export async function resolveEvalModel(model: string, path?: string): Promise<Re
       throw new EvalDataError(
         `Proxy model "${model}" (${file}) was not found. Looked in:\n  ${
           candidates.join("\n  ")
-        }\nTrain it with models/proxy/train.ts (deno task train-proxy --model ${model}).`,
+        }\nTrain it with: deno task train-proxy --model ${model}`,
       );
     }
     return {

@@ -288,7 +288,7 @@ function linspaceShape(total: number, shape: number[]): number[] {
 // The op table
 
 /** ONNX op type → implementation. The single place where ONNX semantics meet the runtime. */
-export const OPS: Record<string, OpFn> = {
+export const ONNX_OPS: Record<string, OpFn> = {
   // --- convolution and dense layers
   Conv: (x, a, node) => {
     const xt = x.t(0), w = x.t(1);
@@ -506,14 +506,14 @@ export const OPS: Record<string, OpFn> = {
     }
     return upsampleNearest(t, [scales[2], scales[3]]);
   },
-  Upsample: (x, a, node) => OPS.Resize(x, a, node),
+  Upsample: (x, a, node) => ONNX_OPS.Resize(x, a, node),
 
   // --- movement and shape
   Identity: (x) => {
     const v = x.values[0]!;
     return isHost(v) ? v : reshape(v, v.shape);
   },
-  Dropout: (x) => OPS.Identity(x, {}, x.node),
+  Dropout: (x) => ONNX_OPS.Identity(x, {}, x.node),
   Flatten: (x, a) => {
     const t = x.t(0);
     const axis = na(int(a, "axis", 1), t.rank);
@@ -695,7 +695,7 @@ export function constantAttr(a: Record<string, AttrValue>): HostValue | undefine
 }
 
 /** The op types {@linkcode execute} supports. */
-export const SUPPORTED_OPS: ReadonlySet<string> = new Set(Object.keys(OPS));
+export const SUPPORTED_OPS: ReadonlySet<string> = new Set(Object.keys(ONNX_OPS));
 
 // ---------------------------------------------------------------------------------------------
 // Execution
@@ -727,7 +727,7 @@ export interface ExecuteInternals {
 
 /** Evaluates one node on already-resolved inputs. */
 export function runNode(node: Node, values: (Value | undefined)[], ctx: OpContext): Value[] {
-  const fn = OPS[node.opType];
+  const fn = ONNX_OPS[node.opType];
   if (!fn) {
     throw new TypeError(`Unsupported ONNX op ${node.opType} (node "${node.name}")`);
   }

@@ -3,7 +3,8 @@ import { execute } from "./execute.ts";
 import { foldBatchNorm } from "./fold_bn.ts";
 import { loadOnnx } from "./onnx.ts";
 import { FIXTURES, mobilenetV2, resnetBasic } from "./_fixtures.ts";
-import { assert, assertEquals, assertLess, compare, ortRun } from "./_testing.ts";
+import { assert, assertEquals, assertLess } from "../runtime/assert.ts";
+import { compare, ortRun } from "./testing.ts";
 
 const TOL = 1e-4;
 

@@ -4,7 +4,8 @@ import { toOnnx } from "./export.ts";
 import { foldBatchNorm } from "./fold_bn.ts";
 import { loadOnnx } from "./onnx.ts";
 import { FIXTURES, resnetBasic, torchFlatten } from "./_fixtures.ts";
-import { assertEquals, assertLess, compare, ortRun } from "./_testing.ts";
+import { assertEquals, assertLess } from "../runtime/assert.ts";
+import { compare, ortRun } from "./testing.ts";
 
 function feed(shape: number[]) {
   return { data: new Random(5).uniformArray(shape.reduce((p, d) => p * d, 1), -1, 1), shape };

@@ -29,9 +29,9 @@ export {
   Inputs,
   isHost,
   neededNodes,
+  ONNX_OPS,
   type OpContext,
   type OpFn,
-  OPS,
   SUPPORTED_OPS,
   type Value,
 } from "./execute.ts";
@@ -78,3 +78,5 @@ export {
   type PreprocessChoice,
   specForModel,
 } from "./eval.ts";
+export { type CalibPreprocess, type ModelInput, resolveModelInput } from "./model_input.ts";
+export { type HostBatch, ortAccuracy, ortVersion } from "./ort_accuracy.ts";

@@ -3,7 +3,8 @@ import { execute } from "./execute.ts";
 import { loadOnnx, UnsupportedOpError } from "./onnx.ts";
 import { quantizableLayers, reconstructionUnits, runUnits } from "./units.ts";
 import { OnnxBuilder, resnetBasic, tinyVit, torchFlatten } from "./_fixtures.ts";
-import { assertEquals, assertLess, assertThrows, compare, ortRun } from "./_testing.ts";
+import { assertEquals, assertLess, assertStringIncludes, assertThrows } from "../runtime/assert.ts";
+import { compare, ortRun } from "./testing.ts";
 
 const ASSETS = new URL("../../shared/assets/models/", import.meta.url);
 const exists = (u: URL) => {
@@ -40,12 +41,10 @@ Deno.test("loadOnnx lists every unsupported op with its node name and the file",
   const e = assertThrows(
     () => loadOnnx(b.build("input", [2, 2], [z]), { name: "bad.onnx" }),
     UnsupportedOpError,
-    "NonMaxSuppression",
-    '"nms_here"',
-    "Einsum",
-    '"my_einsum"',
-    "bad.onnx",
-  ) as UnsupportedOpError;
+  );
+  for (const part of ["NonMaxSuppression", '"nms_here"', "Einsum", '"my_einsum"', "bad.onnx"]) {
+    assertStringIncludes(e.message, part);
+  }
   assertEquals(e.ops.length, 2);
 });
 

@@ -105,7 +105,11 @@ export const MODELS = {
     sha256: "ad4a03e6dee6f5a7e5ccf730ae2ce1dbfe9d917c1b958d081122691ebc8ddde3",
     source: "shared-asset",
     fp32: [
-      { metric: "top1", value: 78.6, where: "1300-image val subset, plain resize (ASSETS.md)" },
+      {
+        metric: "top1",
+        value: 78.6,
+        where: "1300-image val subset, plain resize (published with the shared assets)",
+      },
       { metric: "top1", value: 70.8, where: "published full val, uint8" },
     ],
     notes: "TF-slim MobileNetV2 1.0, weights dequantized from per-tensor uint8 QAT; BN folded; " +
@@ -122,7 +126,7 @@ export const MODELS = {
     fp32: [{
       metric: "top1",
       value: 78.0,
-      where: "1300-image val subset, plain resize (ASSETS.md)",
+      where: "1300-image val subset, plain resize (published with the shared assets)",
     }],
     notes:
       "TF2 MobileNetV2 1.0, weights dequantized from per-channel symmetric int8 (close to float).",
@@ -138,7 +142,7 @@ export const MODELS = {
     fp32: [{
       metric: "top1",
       value: 75.3,
-      where: "1300-image val subset, plain resize (ASSETS.md)",
+      where: "1300-image val subset, plain resize (published with the shared assets)",
     }],
     notes: "TF1 QAT MobileNetV1 0.75, dequantized to FP32.",
   },
@@ -153,7 +157,7 @@ export const MODELS = {
     fp32: [{
       metric: "top1",
       value: 67.2,
-      where: "1300-image val subset, plain resize (ASSETS.md)",
+      where: "1300-image val subset, plain resize (published with the shared assets)",
     }],
     notes: "TF1 QAT MobileNetV1 0.5, dequantized to FP32.",
   },
@@ -168,7 +172,7 @@ export const MODELS = {
     fp32: [{
       metric: "top1",
       value: 50.1,
-      where: "1300-image val subset, plain resize (ASSETS.md)",
+      where: "1300-image val subset, plain resize (published with the shared assets)",
     }],
     notes: "TF1 QAT MobileNetV1 0.25, dequantized to FP32.",
   },
@@ -189,10 +193,14 @@ export const MODELS = {
     source: "shared-asset",
     fp32: [
       { metric: "mAP50", value: 65.27, where: "authors, full VOC2007 test" },
-      { metric: "mAP50", value: 65.5, where: "9-image smoke subset (ASSETS.md)" },
+      {
+        metric: "mAP50",
+        value: 65.5,
+        where: "9-image smoke subset (published with the shared assets)",
+      },
     ],
     notes: "MobileNetV2-YOLOv3-Nano, VOC 07+12; raw heads head_stride32 [b,75,10,10] and " +
-      "head_stride16 [b,75,20,20]; plain resize to 320 (no letterbox); decode per ASSETS.md.",
+      "head_stride16 [b,75,20,20]; plain resize to 320 (no letterbox); decode per darknet's YOLOv3 layout.",
   },
 
   // --- the papers' checkpoints (exported to ONNX by the user; nothing is downloaded here)

@@ -1,9 +1,6 @@
 import { MODELS, resolveModel } from "./registry.ts";
 import { sha256Hex } from "./onnx.ts";
-import { main as checkModel } from "./cli_check_model.ts";
-import { main as infer } from "./cli_infer.ts";
-import { assert, assertEquals, assertThrows } from "./_testing.ts";
-import { resnetBasic } from "./_fixtures.ts";
+import { assert, assertEquals, assertStringIncludes, assertThrows } from "../runtime/assert.ts";
 
 const SHARED = new URL("../../shared/assets/models/", import.meta.url);
 const haveShared = (() => {
@@ -23,14 +20,12 @@ Deno.test("every registered model has a file, an input size, classes and a way t
 });
 
 Deno.test("a missing model says where to put it and how to produce it", () => {
-  assertThrows(
-    () => resolveModel("resnet18"),
-    Error,
-    "resnet18.onnx",
-    "PTQ_MODELS_DIR",
-    "PTQ_MODEL_RESNET18",
-    "torch.onnx.export",
-  );
+  const e = assertThrows(() => resolveModel("resnet18"), Error);
+  for (
+    const part of ["resnet18.onnx", "PTQ_MODELS_DIR", "PTQ_MODEL_RESNET18", "torch.onnx.export"]
+  ) {
+    assertStringIncludes(e.message, part);
+  }
   assertThrows(() => resolveModel("no_such_model"), RangeError, "known:");
 });
 
@@ -44,30 +39,4 @@ Deno.test({
       assertEquals(sha256Hex(Deno.readFileSync(path)), e.sha256, name);
     }
   },
-});
-
-Deno.test("check-model passes on a fixture and infer writes raw float32", async () => {
-  const dir = Deno.makeTempDirSync();
-  const model = `${dir}/m.onnx`;
-  Deno.writeFileSync(model, resnetBasic().bytes);
-  assertEquals(await checkModel([model, "--shape", "2,3,16,16"]), 0);
-  Deno.writeFileSync(
-    `${dir}/x.f32`,
-    new Uint8Array(new Float32Array(2 * 3 * 16 * 16).fill(0.5).buffer),
-  );
-  assertEquals(
-    await infer([
-      "--model",
-      model,
-      "--input",
-      `${dir}/x.f32`,
-      "--shape",
-      "2,3,16,16",
-      "--output",
-      `${dir}/y.f32`,
-    ]),
-    0,
-  );
-  assertEquals(Deno.statSync(`${dir}/y.f32`).size, 2 * 10 * 4);
-  Deno.removeSync(dir, { recursive: true });
 });

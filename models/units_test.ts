@@ -10,7 +10,8 @@ import {
   unitToOutputs,
 } from "./units.ts";
 import { FIXTURES, resnetBasic } from "./_fixtures.ts";
-import { assert, assertEquals, assertLess, compare } from "./_testing.ts";
+import { assert, assertEquals, assertLess } from "../runtime/assert.ts";
+import { compare } from "./testing.ts";
 
 for (const make of FIXTURES) {
   const f = make();

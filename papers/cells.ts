@@ -27,8 +27,8 @@
  *
  * @example
  * ```ts
- * import { proxyModelFor } from "./cells.ts";
- * console.log(proxyModelFor("mobilenetv2_x0.35")); // proxy_mbv2_w05
+ * import { budgetText } from "./cells.ts";
+ * console.log(budgetText("custom", { iters: 100, calibration: 256 })); // custom (100 it/unit, 256 calib)
  * ```
  *
  * @module
@@ -106,31 +106,21 @@ export function cellsOf(paper: string, rows: readonly ReportedRow[]): Cell[] {
 // ---------------------------------------------------------------------------------------------
 // Suites: which model stands in for a paper's architecture
 
-/** Paper architecture → the project's proxy model trained on Fashion-MNIST. */
-export const PROXY_MODELS: Readonly<Record<string, string>> = {
-  resnet18: "proxy_resnet",
-  resnet50: "proxy_resnet",
-  mobilenetv2: "proxy_mbv2",
-  "mobilenetv2_x0.75": "proxy_mbv2",
-  "mobilenetv2_x0.5": "proxy_mbv2_w05",
-  "mobilenetv2_x0.35": "proxy_mbv2_w05",
-  deit_t: "proxy_vit",
-  deit_s: "proxy_vit",
-  deit_b: "proxy_vit",
-  vit_s: "proxy_vit",
-  vit_b: "proxy_vit",
-};
-
-/** The proxy model for an architecture (DeiT/ViT variants by prefix), or undefined. */
-export function proxyModelFor(arch: string): string | undefined {
-  return PROXY_MODELS[arch] ??
-    (arch.startsWith("deit") || arch.startsWith("vit") ? "proxy_vit" : undefined);
+/**
+ * Which model stands in for a paper's architecture in the suites that do not run the paper's
+ * own checkpoint: `proxy` (the project's Fashion-MNIST models) and `imagenet-subset` (the shared
+ * ImageNet models). Each paper declares its own, in its folder.
+ */
+export interface StandIns {
+  proxy: Readonly<Record<string, string>>;
+  "imagenet-subset": Readonly<Record<string, string>>;
 }
 
-/** Paper architecture → the shared ImageNet model of that architecture (1,300-image subset). */
-export const SUBSET_MODELS: Readonly<Record<string, string>> = {
-  mobilenetv2: "mobilenet_v2_tf2ptq",
-};
+/** What planning needs to know of a paper. */
+export interface PlanContext {
+  meta: PaperMeta;
+  standIns: StandIns;
+}
 
 /** The evaluation and calibration data each suite uses. */
 export const SUITE_DATA: Readonly<
@@ -150,6 +140,10 @@ export const SUITE_DATA: Readonly<
     calibration: "ILSVRC2012 train (--imagenet DIR), seeded sample",
   },
   voc: { eval: "VOC2007 test", calibration: "VOC07+12 trainval, seeded sample" },
+  adhoc: {
+    eval: "the image folder named by --data",
+    calibration: "the image folder named by --calib, seeded sample",
+  },
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -259,7 +253,13 @@ export const RecipeSchema = z.strictObject({
   /** Bump when any fixed setting changes; records of older versions no longer count. */
   version: z.int().min(1),
   paper: PaperIdSchema,
+  /** The registry id of the method that runs (`methods/mod.ts`). */
   method: MethodIdSchema,
+  /**
+   * The method id of the paper's cells it reproduces, where it differs from `method` (the paper's
+   * "MRECG+QDrop" is method `mrecg` with `base: "qdrop"` in its config).
+   */
+  cell_method: MethodIdSchema.optional(),
   /** The architectures (cells) it applies to. */
   archs: ArchIdSchema.array().min(1),
   /** What the paper fixes. */
@@ -295,9 +295,14 @@ export function parseRecipes(values: unknown[], where: string): Recipe[] {
   return recipes;
 }
 
+/** The paper method id of the cells a recipe reproduces. */
+export function cellMethodOf(recipe: Recipe): string {
+  return recipe.cell_method ?? recipe.method;
+}
+
 /** The recipe for a cell (same method, architecture listed), if the harness can run it. */
 export function recipeFor(recipes: readonly Recipe[], cell: Cell): Recipe | undefined {
-  return recipes.find((r) => r.method === cell.method && r.archs.includes(cell.arch));
+  return recipes.find((r) => cellMethodOf(r) === cell.method && r.archs.includes(cell.arch));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -322,7 +327,10 @@ export interface RunSpec {
   cell: string;
   suite: Suite;
   recipe: { id: string; version: number };
+  /** The cell's method id, as the paper names it (part of the run key). */
   method: string;
+  /** The registry id of the method that runs (`methods/mod.ts`). */
+  methodId: string;
   model: { name: string; checkpoint?: string; onnx?: string };
   bits: { w: number; a: number };
   /** The fully resolved method config. */
@@ -331,6 +339,26 @@ export interface RunSpec {
   calibration: { n: number; source: string };
   budget: BudgetName;
   eval: { data: string; limit?: number };
+  /**
+   * An ad-hoc run's inputs (`deno task quantize`): the model file and image folders named on the
+   * command line, and method config fields given directly (`--config`), applied after the
+   * recipe keys. Absent for a paper's runs.
+   */
+  adhoc?: AdhocInputs;
+}
+
+/** The inputs of an ad-hoc run (suite `adhoc`). */
+export interface AdhocInputs {
+  /** `--model`: a registry name or an ONNX file. */
+  model: string;
+  /** `--size`: the input size, where it differs from the model's. */
+  size?: number;
+  calibDir: string;
+  evalDir: string;
+  /** How calibration images are preprocessed: the model's own evaluation transform, or plain. */
+  calibPreprocess?: "model" | "plain";
+  /** Method config fields given directly (method names, e.g. `{ "weightLr": 0.01 }`). */
+  methodConfig?: Record<string, JsonValue>;
 }
 
 /** Runs for a cell in a suite, or why there are none. */
@@ -400,7 +428,7 @@ export function planCell(
   recipe: Recipe | undefined,
   suite: Suite,
   budgetName: BudgetName,
-  meta: PaperMeta,
+  paper: PlanContext,
   override?: BudgetOverride,
 ): Plan {
   checkOverride(budgetName, override);
@@ -418,17 +446,18 @@ export function planCell(
     }
     return { ok: false, reason: "no VOC detector recipe for this paper" };
   } else if (suite === "proxy") {
-    const name = proxyModelFor(cell.arch);
+    const name = paper.standIns.proxy[cell.arch];
     if (!name) {
       return {
         ok: false,
         reason: `no proxy stand-in is defined for ${cell.model}`,
-        how: "map the architecture to a proxy model in PROXY_MODELS (papers/cells.ts)",
+        how: `map the architecture to a proxy model in the paper's stand-ins ` +
+          `(papers/${cell.paper}/mod.ts)`,
       };
     }
     model = { name };
   } else if (suite === "imagenet-subset") {
-    const name = SUBSET_MODELS[cell.arch];
+    const name = paper.standIns["imagenet-subset"][cell.arch];
     if (!name) {
       return {
         ok: false,
@@ -437,8 +466,10 @@ export function planCell(
       };
     }
     model = { name };
+  } else if (suite === "adhoc") {
+    return { ok: false, reason: "adhoc runs come from `deno task quantize`, not from a paper" };
   } else {
-    const ck = checkpointOf(cell, meta);
+    const ck = checkpointOf(cell, paper.meta);
     if (!ck) {
       return {
         ok: false,
@@ -463,6 +494,7 @@ export function planCell(
       suite,
       recipe: { id: recipe.id, version: recipe.version },
       method: cell.method,
+      methodId: recipe.method,
       model,
       bits,
       config,
@@ -481,13 +513,13 @@ export function explainMissing(
   cell: Cell,
   recipe: Recipe | undefined,
   suite: Suite,
-  meta: PaperMeta,
+  paper: PlanContext,
 ): { reason: string; how?: string } {
-  const plan = planCell(cell, recipe, suite, "paper", meta);
+  const plan = planCell(cell, recipe, suite, "paper", paper);
   if (!plan.ok) return { reason: plan.reason, how: plan.how };
   const task = `deno task reproduce ${cell.paper} --suite ${suite}`;
   if (suite === "imagenet") {
-    const ck = checkpointOf(cell, meta)!;
+    const ck = checkpointOf(cell, paper.meta)!;
     return {
       reason: `the paper's checkpoint ${ck.id} (${ck.file ?? ck.origin}) is not present`,
       how: `export it to ONNX (opset 13, float32 NCHW 224×224 input, 1000 logits) as ` +
@@ -580,10 +612,13 @@ export function claimsBetween(cells: readonly Cell[], better: string, worse: str
 /** Everything a paper module provides to the runner and the report. */
 export interface Paper {
   meta: PaperMeta;
+  standIns: StandIns;
   rows: ReportedRow[];
   cells: Cell[];
   recipes: Recipe[];
   claims: Claim[];
   /** The harness's deviations from the paper's setup (method-level ones come from methods/). */
   deviations: string[];
+  /** Each recipe's method's deviations (its registry entry), by the cells' method id. */
+  methodDeviations: Readonly<Record<string, readonly string[]>>;
 }

@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertThrows } from "./_testing.ts";
+import { assert, assertEquals, assertThrows } from "../runtime/assert.ts";
 import {
   BUDGETS,
   budgetText,
@@ -6,12 +6,15 @@ import {
   explainMissing,
   PAPERS,
   planCell,
-  proxyModelFor,
   recipeFor,
   runKey,
+  type RunSpec,
 } from "./mod.ts";
-import { methodOf, toMethodConfig } from "./method_config.ts";
-import { methodById } from "../methods/mod.ts";
+import { methodById, methodConfigFromRecipe } from "../methods/mod.ts";
+
+/** The method config a run gets, as the runner builds it. */
+const methodConfig = (run: RunSpec) =>
+  methodConfigFromRecipe(methodById(run.methodId), run.config, run.seed);
 
 const { pdquant, mrecg } = PAPERS;
 const cell = (id: string) => {
@@ -20,14 +23,25 @@ const cell = (id: string) => {
   return c;
 };
 
-Deno.test("paper models map to the proxy models", () => {
-  assertEquals(proxyModelFor("resnet18"), "proxy_resnet");
-  assertEquals(proxyModelFor("resnet50"), "proxy_resnet");
-  assertEquals(proxyModelFor("mobilenetv2"), "proxy_mbv2");
-  assertEquals(proxyModelFor("mobilenetv2_x0.5"), "proxy_mbv2_w05");
-  assertEquals(proxyModelFor("mobilenetv2_x0.35"), "proxy_mbv2_w05");
-  assertEquals(proxyModelFor("deit_s"), "proxy_vit");
-  assertEquals(proxyModelFor("regnetx_600mf"), undefined);
+Deno.test("each paper maps its architectures to its own proxy stand-ins", () => {
+  assertEquals(pdquant.standIns.proxy.resnet18, "proxy_resnet");
+  assertEquals(pdquant.standIns.proxy.resnet50, "proxy_resnet");
+  assertEquals(pdquant.standIns.proxy.mobilenetv2, "proxy_mbv2");
+  assertEquals(mrecg.standIns.proxy["mobilenetv2_x0.5"], "proxy_mbv2_w05");
+  assertEquals(mrecg.standIns.proxy["mobilenetv2_x0.35"], "proxy_mbv2_w05");
+  assertEquals(pdquant.standIns.proxy.regnetx_600mf, undefined);
+  const c = cell("pdquant/regnetx_600mf/w2a2/pdquant");
+  const p = planCell(c, recipeFor(pdquant.recipes, c), "proxy", "quick", pdquant);
+  assert(!p.ok && p.how?.includes("papers/pdquant/mod.ts"), JSON.stringify(p));
+});
+
+Deno.test("MRECG+QDrop is the registry's mrecg with base qdrop, under the paper's cell id", () => {
+  const c = cell("mrecg/resnet18/w2a4/mrecg+qdrop");
+  const p = planCell(c, recipeFor(mrecg.recipes, c), "proxy", "smoke", mrecg);
+  assert(p.ok);
+  assertEquals([p.runs[0].method, p.runs[0].methodId], ["mrecg+qdrop", "mrecg"]);
+  assertEquals(methodConfig(p.runs[0]).base, "qdrop");
+  assertEquals(methodConfig(p.runs[0]).dropProb, 0.5);
 });
 
 Deno.test("every recipe covers existing cells and every implemented cell has a recipe", () => {
@@ -42,8 +56,8 @@ Deno.test("every recipe covers existing cells and every implemented cell has a r
 Deno.test("budgets scale iterations and DC steps, and machine settings stay out of the key", () => {
   const c = cell("pdquant/mobilenetv2/w2a2/pdquant");
   const r = recipeFor(pdquant.recipes, c);
-  const smoke = planCell(c, r, "proxy", "smoke", pdquant.meta);
-  const paper = planCell(c, r, "proxy", "paper", pdquant.meta);
+  const smoke = planCell(c, r, "proxy", "smoke", pdquant);
+  const paper = planCell(c, r, "proxy", "paper", pdquant);
   assert(smoke.ok && paper.ok);
   assertEquals(smoke.runs.length, 1);
   assertEquals(paper.runs.map((x) => x.seed), [1005, 1006, 1007]);
@@ -59,11 +73,11 @@ Deno.test("budgets scale iterations and DC steps, and machine settings stay out 
 Deno.test("a custom budget takes the given iterations and calibration size, and only it does", () => {
   const c = cell("pdquant/mobilenetv2/w4a4/pdquant");
   const r = recipeFor(pdquant.recipes, c);
-  const custom = planCell(c, r, "imagenet-subset", "custom", pdquant.meta, {
+  const custom = planCell(c, r, "imagenet-subset", "custom", pdquant, {
     iters: 100,
     calibration: 256,
   });
-  const quick = planCell(c, r, "imagenet-subset", "quick", pdquant.meta);
+  const quick = planCell(c, r, "imagenet-subset", "quick", pdquant);
   assert(custom.ok && quick.ok);
   assertEquals(custom.runs.map((x) => x.seed), [1005, 1006, 1007]);
   assertEquals(custom.runs[0].budget, "custom");
@@ -73,17 +87,17 @@ Deno.test("a custom budget takes the given iterations and calibration size, and 
   assertEquals(custom.runs[0].config.dc_steps, 3); // 500 × 100 / 20000, rounded
   assert(custom.runs[0].key !== quick.runs[0].key);
   // The recipe's calibration size when none is given (capped by the suite's 1,000 images).
-  const dflt = planCell(c, r, "imagenet-subset", "custom", pdquant.meta, { iters: 100 });
+  const dflt = planCell(c, r, "imagenet-subset", "custom", pdquant, { iters: 100 });
   assert(dflt.ok);
   assertEquals(dflt.runs[0].calibration.n, 1000);
   const throwsWith = (fn: () => unknown, text: string) => {
     const e = assertThrows(fn);
     assert(e instanceof RangeError && e.message.includes(text), e.message);
   };
-  throwsWith(() => planCell(c, r, "proxy", "custom", pdquant.meta), "--iters");
-  throwsWith(() => planCell(c, r, "proxy", "smoke", pdquant.meta, { iters: 5 }), "--budget smoke");
+  throwsWith(() => planCell(c, r, "proxy", "custom", pdquant), "--iters");
+  throwsWith(() => planCell(c, r, "proxy", "smoke", pdquant, { iters: 5 }), "--budget smoke");
   throwsWith(
-    () => planCell(c, r, "proxy", "custom", pdquant.meta, { iters: 5, calibration: 0 }),
+    () => planCell(c, r, "proxy", "custom", pdquant, { iters: 5, calibration: 0 }),
     "--calib-n",
   );
   assertEquals(
@@ -93,8 +107,10 @@ Deno.test("a custom budget takes the given iterations and calibration size, and 
   assertEquals(budgetText("quick"), "quick");
   // The method gets exactly these iterations and images (its own budget field only has defaults).
   const run = custom.runs[0];
-  const mc = toMethodConfig(run.method, run.config, { budget: run.budget, seed: run.seed });
-  const parsed = methodById(methodOf(run.method).id).config.parse(mc) as Record<string, unknown>;
+  const parsed = methodById(run.methodId).config.parse(methodConfig(run)) as Record<
+    string,
+    unknown
+  >;
   assertEquals([parsed.iters, parsed.calibSize, parsed.dcSteps], [100, 256, 3]);
 });
 
@@ -102,7 +118,7 @@ Deno.test("a custom budget's iterations, calibration size and --set settings are
   const c = cell("pdquant/mobilenetv2/w4a4/qdrop");
   const r = recipeFor(pdquant.recipes, c)!;
   const key = (o: Parameters<typeof planCell>[5]) => {
-    const p = planCell(c, r, "imagenet-subset", "custom", pdquant.meta, o);
+    const p = planCell(c, r, "imagenet-subset", "custom", pdquant, o);
     assert(p.ok);
     return p.runs[0];
   };
@@ -119,21 +135,20 @@ Deno.test("a custom budget's iterations, calibration size and --set settings are
   const asRecord = { ...lr, config: { recipe: lr.config, method: {} } };
   assertEquals(runKey(asRecord), lr.key);
   // The method gets the replaced value.
-  const mc = toMethodConfig(lr.method, lr.config, { budget: lr.budget, seed: lr.seed });
-  assertEquals(mc.weightLr, 0.01);
+  assertEquals(methodConfig(lr).weightLr, 0.01);
   assertEquals(
     budgetText("custom", { iters: 100, calibration: 256, set: { adaround_lr: 0.01 } }),
     "custom (100 it/unit, 256 calib, adaround_lr=0.01)",
   );
   const throwsWith = (o: Parameters<typeof planCell>[5], text: string) => {
-    const e = assertThrows(() => planCell(c, r, "imagenet-subset", "custom", pdquant.meta, o));
+    const e = assertThrows(() => planCell(c, r, "imagenet-subset", "custom", pdquant, o));
     assert(e instanceof RangeError && e.message.includes(text), e.message);
   };
   throwsWith({ iters: 100, set: { adaround_learning_rate: 0.01 } }, "has no such setting");
   throwsWith({ iters: 100, set: { adaround_lr: "fast" } }, "a value of another type");
   throwsWith({ iters: 100, set: { iters: 500 } }, "the budget decides iters");
   const e = assertThrows(() =>
-    planCell(c, r, "imagenet-subset", "quick", pdquant.meta, {
+    planCell(c, r, "imagenet-subset", "quick", pdquant, {
       iters: 100,
       set: { adaround_lr: 0.01 },
     })
@@ -144,7 +159,7 @@ Deno.test("a custom budget's iterations, calibration size and --set settings are
 Deno.test("ResNet-18 and ResNet-50 share one proxy run", () => {
   const plan = (id: string) => {
     const c = cell(id);
-    const p = planCell(c, recipeFor(pdquant.recipes, c), "proxy", "quick", pdquant.meta);
+    const p = planCell(c, recipeFor(pdquant.recipes, c), "proxy", "quick", pdquant);
     assert(p.ok);
     return p.runs.map((r) => r.key);
   };
@@ -154,13 +169,13 @@ Deno.test("ResNet-18 and ResNet-50 share one proxy run", () => {
 Deno.test("cells that cannot run say why and how", () => {
   const c = cell("pdquant/resnet18/w2a2/pdquant");
   const r = recipeFor(pdquant.recipes, c);
-  const why = explainMissing(c, r, "imagenet", pdquant.meta);
+  const why = explainMissing(c, r, "imagenet", pdquant);
   assert(why.reason.includes("brecq_v1.0/resnet18"), why.reason);
   assert(why.how?.includes("brecq_resnet18.onnx") && why.how.includes("--models-dir"));
-  const subset = planCell(c, r, "imagenet-subset", "quick", pdquant.meta);
+  const subset = planCell(c, r, "imagenet-subset", "quick", pdquant);
   assert(!subset.ok);
   const cited = cell(cellId("mrecg", "resnet18", 4, 4, "aciq-mix"));
-  const none = planCell(cited, recipeFor(mrecg.recipes, cited), "proxy", "quick", mrecg.meta);
+  const none = planCell(cited, recipeFor(mrecg.recipes, cited), "proxy", "quick", mrecg);
   assert(!none.ok && none.reason.includes("not implemented"));
 });
 

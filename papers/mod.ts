@@ -11,15 +11,21 @@
  *
  * @module
  */
-import type { Paper } from "./cells.ts";
-import { mrecg } from "./mrecg/mod.ts";
-import { pdquant } from "./pdquant/mod.ts";
-
 export * from "./schema.ts";
 export * from "./cells.ts";
 export * from "./record.ts";
 export { definePaper, type PaperParts } from "./paper.ts";
-export { mrecg, pdquant };
-
-/** Every paper module, by id. */
-export const PAPERS: Readonly<Record<string, Paper>> = { pdquant, mrecg };
+export { mrecg, PAPERS, pdquant } from "./registry.ts";
+export {
+  executeRun,
+  gitCommit,
+  ortAccuracy,
+  paperOf,
+  planPaper,
+  reproduce,
+  type ReproduceOptions,
+  type ReproduceSummary,
+  runComputationKey,
+  type Skip,
+} from "./runner.ts";
+export { type HostBatch, type SuiteInputs, suiteInputs, type SuitePaths } from "./suites.ts";

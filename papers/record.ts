@@ -27,6 +27,7 @@ import {
   PercentSchema,
   SuiteSchema,
 } from "./schema.ts";
+import { migrateRecord } from "./record_migrate.ts";
 
 /** The record schema version written by this code. */
 export const RECORD_SCHEMA_VERSION = 1;
@@ -125,6 +126,20 @@ export const ResultRecordSchema = z.strictObject({
     message: "fp32 needs top1 or map",
   }),
   /**
+   * An ad-hoc run's inputs (`deno task quantize`, suite `adhoc`): the model as named and its
+   * file, the image folders, the calibration preprocessing choice and the method config fields
+   * given directly.
+   */
+  adhoc: z.strictObject({
+    model: z.string().min(1),
+    model_path: z.string().min(1),
+    size: z.int().min(1).optional(),
+    calib_dir: z.string().min(1),
+    eval_dir: z.string().min(1),
+    calib_preprocess: z.enum(["model", "plain"]),
+    method_config: z.record(z.string(), JsonValueSchema),
+  }).optional(),
+  /**
    * Set when the run continued from a unit checkpoint: how many units earlier processes had done,
    * and which processes (`started`, `wall_s`, `peak_mem_mb` and `versions` are this process's).
    */
@@ -208,9 +223,12 @@ export function resultsPath(paper: string, dir = "out/results"): string {
   return `${dir.replace(/\/+$/, "")}/${paper}.jsonl`;
 }
 
-/** Validate a record, throwing a TypeError that lists every failing zod path. */
+/**
+ * Validate a record, throwing a TypeError that lists every failing zod path. Older record
+ * versions (`ptq-bench/quantize@1`) are migrated first (`record_migrate.ts`).
+ */
 export function validateRecord(value: unknown, where = "result record"): ResultRecord {
-  const result = ResultRecordSchema.safeParse(value);
+  const result = ResultRecordSchema.safeParse(migrateRecord(value));
   if (!result.success) throw new TypeError(`Invalid ${where}:\n${formatIssues(result.error)}`);
   return result.data;
 }
@@ -225,8 +243,18 @@ export interface ReadResult {
 /**
  * Parse JSONL text into validated records. A last line without its newline that does not parse is
  * reported as torn and skipped; any other bad line throws a SyntaxError/TypeError naming its line.
+ * A file holding one pretty-printed JSON record (an old `quantize --json` file) is one record.
  */
 export function parseRecords(text: string, where = "results"): ReadResult {
+  if (/^\s*\{\s*\n/.test(text)) {
+    let whole: unknown;
+    try {
+      whole = JSON.parse(text);
+    } catch {
+      whole = undefined;
+    }
+    if (whole !== undefined) return { records: [validateRecord(whole, `record ${where}`)] };
+  }
   const lines = text.split("\n");
   const endsClean = text.endsWith("\n") || text.length === 0;
   const records: ResultRecord[] = [];

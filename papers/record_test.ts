@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertRejects, assertThrows } from "./_testing.ts";
+import { assert, assertEquals, assertRejects, assertThrows } from "../runtime/assert.ts";
 import {
   appendRecord,
   parseRecords,
@@ -9,7 +9,7 @@ import {
   runKey,
   validateRecord,
 } from "./mod.ts";
-import { fakeRecord } from "../reports/_fixtures.ts";
+import { fakeRecord } from "./record_fixture.ts";
 
 function sample(seed = 1005): ResultRecord {
   return fakeRecord({
@@ -91,4 +91,43 @@ Deno.test("a corrupt middle line is an error naming its line number", () => {
 
 Deno.test("a missing results file holds no records", async () => {
   assertEquals((await readRecords("/nonexistent/ptq-bench/r.jsonl")).records, []);
+});
+
+Deno.test("an old quantize record (ptq-bench/quantize@1) reads as an ad-hoc result record", () => {
+  const old = {
+    schema: "ptq-bench/quantize@1",
+    versions: { ptq_bench: "0123abc", deno: "2.9.6", onnxruntime: "1.30.0" },
+    model: { name: "m", path: "/m.onnx", sha256: "ab".repeat(32) },
+    method: "qdrop",
+    bits: { w: 4, a: 4 },
+    budget: "quick",
+    seed: 1005,
+    config: { iters: 100, recon: { iters: 100 }, weightLr: 0.01 },
+    calibration: { n: 256, hash: "h", dir: "/cal/", preprocess: { choice: "plain" } },
+    eval: { dir: "/val/", n: 1300 },
+    top1: 56.123,
+    top5: 80,
+    onnxruntime_top1: 56.123,
+    onnxruntime_int8_top1: 55.5,
+    fp32: { top1: 78, top5: 94, n: 1300 },
+    units: [{ name: "u0", lossBefore: 2, lossAfter: 1, seconds: 3.333 }],
+    started: "2026-11-22T01:00:05.036Z",
+    quantize_s: 1641.6,
+    wall_s: 1856.7,
+    peak_rss_mb: 10473.4,
+    backend: { name: "cpu", device: "cpu (2 threads)" },
+  };
+  const r = validateRecord(old);
+  assertEquals([r.suite, r.budget, r.metrics.top1, r.exported?.top1], [
+    "adhoc",
+    "custom",
+    56.12,
+    56.12,
+  ]);
+  assertEquals(r.config.recipe, { w_bits: 4, a_bits: 4, iters: 100, calib_n: 256 });
+  assertEquals(r.adhoc?.calib_preprocess, "plain");
+  assert(runKey(r).includes("|custom(100it,256calib)|"), runKey(r));
+  assert(r.notes.some((n) => n.includes("top-1 55.50")), r.notes.join("\n"));
+  // A pretty-printed file holding one old record is one record.
+  assertEquals(parseRecords(JSON.stringify(old, null, 2), "old.json").records.length, 1);
 });

@@ -8,25 +8,30 @@
  *
  * @module
  */
-import * as ort from "onnxruntime-node";
 import { noGrad, type Tensor, upload } from "../runtime/mod.ts";
 import { useBackend } from "../runtime/select.ts";
-import { execute } from "../models/mod.ts";
-import { attempt, evaluate, methodById, toQdqOnnx } from "../methods/mod.ts";
+import { execute, ortAccuracy, ortVersion, resolveModelInput } from "../models/mod.ts";
 import {
+  attempt,
   type CheckpointSpec,
+  evaluate,
+  methodById,
+  methodConfigFromRecipe,
+  type MethodRegistry,
+  METHODS,
   removeCheckpoint,
   type Segment,
-} from "../methods/_quant/checkpoint.ts";
+  toQdqOnnx,
+} from "../methods/mod.ts";
 import {
   type BudgetOverride,
   budgetText,
   type Cell,
+  type Paper,
   planCell,
   recipeFor,
   type RunSpec,
 } from "./cells.ts";
-import { methodOf, toMethodConfig } from "./method_config.ts";
 import {
   appendRecord,
   type JsonValue,
@@ -36,12 +41,17 @@ import {
   runKey,
 } from "./record.ts";
 import type { BudgetName, Suite } from "./schema.ts";
-import { PAPERS } from "./mod.ts";
+import { PAPERS } from "./registry.ts";
 import { type HostBatch, type SuiteInputs, suiteInputs, type SuitePaths } from "./suites.ts";
+
+export { ortAccuracy };
 
 /** Options of {@linkcode reproduce}. */
 export interface ReproduceOptions extends SuitePaths {
-  paper: string;
+  /** A paper id of `PAPERS`, or a paper module itself (a test's own). */
+  paper: string | Paper;
+  /** The method registry the paper's recipes run on (default `METHODS`). */
+  methods?: MethodRegistry;
   suites?: Suite[];
   /** Only cells whose id contains one of these strings. */
   cells?: string[];
@@ -97,6 +107,21 @@ function computationKey(
   return JSON.stringify([suite, method, model, bits.w, bits.a, config, seed, budget, calibration]);
 }
 
+/** The computation key of a planned run (an ad-hoc run's inputs are part of it). */
+export function runComputationKey(run: RunSpec): string {
+  const key = computationKey(
+    run.suite,
+    run.method,
+    run.model.name,
+    run.bits,
+    run.config,
+    run.seed,
+    run.budget,
+    run.calibration.n,
+  );
+  return run.adhoc ? JSON.stringify([key, run.adhoc]) : key;
+}
+
 let startCommit: string | undefined;
 
 /**
@@ -132,28 +157,20 @@ export function gitCommit(): string {
 
 /** The runs a paper asks for in the given suites, deduplicated by run key. */
 export function planPaper(
-  paperId: string,
+  paperOrId: string | Paper,
   suites: Suite[],
   budget: BudgetName,
   filter?: string[],
   maxSeeds?: number,
   override?: BudgetOverride,
 ): { runs: RunSpec[]; skips: Skip[]; cells: Cell[] } {
-  const paper = PAPERS[paperId];
-  if (!paper) throw new RangeError(`Unknown paper "${paperId}"; known: ${Object.keys(PAPERS)}`);
+  const paper = paperOf(paperOrId);
   const cells = paper.cells.filter((c) => !filter?.length || filter.some((f) => c.id.includes(f)));
   const runs = new Map<string, RunSpec>();
   const skips: Skip[] = [];
   for (const suite of suites) {
     for (const cell of cells) {
-      const plan = planCell(
-        cell,
-        recipeFor(paper.recipes, cell),
-        suite,
-        budget,
-        paper.meta,
-        override,
-      );
+      const plan = planCell(cell, recipeFor(paper.recipes, cell), suite, budget, paper, override);
       if (!plan.ok) {
         skips.push({ cell: cell.id, suite, reason: plan.reason, how: plan.how });
         continue;
@@ -166,37 +183,14 @@ export function planPaper(
   return { runs: [...runs.values()], skips, cells };
 }
 
-/** Accuracy of an exported ONNX model on onnxruntime-node over host batches. */
-export async function ortAccuracy(
-  bytes: Uint8Array,
-  batches: AsyncIterable<HostBatch>,
-  level: "disabled" | "all",
-  threads = 2,
-): Promise<{ top1: number; top5: number; n: number }> {
-  const session = await ort.InferenceSession.create(bytes, {
-    intraOpNumThreads: threads,
-    graphOptimizationLevel: level,
-  });
-  let c1 = 0, c5 = 0, n = 0;
-  const inName = session.inputNames[0], outName = session.outputNames[0];
-  for await (const b of batches) {
-    const out = await session.run({ [inName]: new ort.Tensor("float32", b.images, b.shape) });
-    const logits = out[outName].data as Float32Array;
-    const k = logits.length / b.labels.length;
-    for (let i = 0; i < b.labels.length; i++) {
-      const row = logits.subarray(i * k, (i + 1) * k);
-      const label = b.labels[i];
-      let rank = 0;
-      for (let j = 0; j < k; j++) {
-        if (row[j] > row[label] || (row[j] === row[label] && j < label)) rank++;
-      }
-      if (rank === 0) c1++;
-      if (rank < 5) c5++;
-    }
-    n += b.labels.length;
+/** A paper of the registry by id, or the given module. */
+export function paperOf(paper: string | Paper): Paper {
+  if (typeof paper !== "string") return paper;
+  const p = Object.hasOwn(PAPERS, paper) ? PAPERS[paper] : undefined;
+  if (!p) {
+    throw new RangeError(`Unknown paper "${paper}"; known: ${Object.keys(PAPERS).join(", ")}`);
   }
-  await session.release();
-  return { top1: (100 * c1) / n, top5: (100 * c5) / n, n };
+  return p;
 }
 
 async function* tensorBatches(src: AsyncIterable<HostBatch>) {
@@ -254,9 +248,12 @@ export async function executeRun(
     paths: SuitePaths;
     backend: string;
     log: (m: string) => void;
-    deviations?: string[];
     /** Unit-level checkpoint of the reconstruction; its key must name the whole computation. */
     checkpoint?: CheckpointSpec;
+    /** The method registry (default `METHODS`). */
+    methods?: MethodRegistry;
+    /** Also write the exported QDQ ONNX model to this file. */
+    exportTo?: string;
   },
 ): Promise<ResultRecord> {
   // Model weights, calibration and evaluation batches live on this backend (the default).
@@ -273,10 +270,12 @@ export async function executeRun(
     onResume: (r: { unitsDone: number; earlier: Segment[] }) => (resumed = r),
   };
   try {
-    const inputs = await suiteInputs(run.suite, run.model.name, opts.paths);
-    const { id } = methodOf(run.method);
-    const method = methodById(id);
-    const config = toMethodConfig(run.method, run.config, { budget: run.budget, seed: run.seed });
+    const inputs = await suiteInputs(run, opts.paths);
+    const method = methodById(run.methodId, opts.methods ?? METHODS);
+    const config = {
+      ...methodConfigFromRecipe(method, run.config, run.seed),
+      ...run.adhoc?.methodConfig,
+    };
     const { images, sample } = await inputs.calibration(run.calibration.n, run.seed);
     const res = await (async () => {
       try {
@@ -295,6 +294,12 @@ export async function executeRun(
     const limit = run.eval.limit;
     const sim = await evaluate(res.model, tensorBatches(inputs.evalBatches(limit)));
     const qdq = await toQdqOnnx(res.model);
+    if (opts.exportTo) {
+      const dir = opts.exportTo.replace(/\/[^/]*$/, "");
+      if (dir !== opts.exportTo) await Deno.mkdir(dir, { recursive: true });
+      await Deno.writeFile(opts.exportTo, qdq);
+      opts.log(`  exported QDQ model: ${opts.exportTo}`);
+    }
     // "disabled": onnxruntime runs the QuantizeLinear/DequantizeLinear nodes as written, which is
     // the simulated arithmetic; "all" lets it fuse them into integer kernels (QLinearConv, …),
     // whose bias quantization and requantization rounding differ slightly. Both are recorded.
@@ -337,11 +342,7 @@ export async function executeRun(
       budget: run.budget,
       backend: opts.backend,
       adapter: backend.deviceInfo,
-      versions: {
-        ptq_bench: commit,
-        deno: Deno.version.deno,
-        onnxruntime: ort.env.versions.node ?? ort.env.versions.common,
-      },
+      versions: { ptq_bench: commit, deno: Deno.version.deno, onnxruntime: ortVersion() },
       started,
       wall_s: round2((performance.now() - t0) / 1000),
       peak_mem_mb: Math.round(Math.max(peak, Deno.memoryUsage().rss) / 2 ** 20),
@@ -370,6 +371,7 @@ export async function executeRun(
         ...notes,
         ...(resumed ? [resumedNote(resumed, res.units)] : []),
       ],
+      ...(run.adhoc ? { adhoc: adhocRecord(run, inputs) } : {}),
       ...(resumed
         ? {
           resumed: {
@@ -385,14 +387,30 @@ export async function executeRun(
   }
 }
 
+/** What an ad-hoc record keeps of its inputs (the model file, folders, preprocessing). */
+function adhocRecord(run: RunSpec, inputs: SuiteInputs): NonNullable<ResultRecord["adhoc"]> {
+  const a = run.adhoc!;
+  return {
+    model: a.model,
+    model_path: inputs.model.path,
+    ...(a.size !== undefined ? { size: a.size } : {}),
+    calib_dir: a.calibDir,
+    eval_dir: a.evalDir,
+    // The choice as resolved (a registered model at its own size defaults to its own transform).
+    calib_preprocess: resolveModelInput(a.model, a.size?.toString(), a.calibPreprocess).calib,
+    method_config: a.methodConfig ?? {},
+  };
+}
+
 /** Runs a paper's cells in the given suites, skipping recorded runs; appends records. */
 export async function reproduce(o: ReproduceOptions): Promise<ReproduceSummary> {
   processCommit(); // the code as it was when the command started
   const log = o.log ?? ((m: string) => console.error(m));
   const budget = o.budget ?? "smoke";
   const suites = o.suites ?? ["proxy"];
-  const { runs, skips } = planPaper(o.paper, suites, budget, o.cells, o.seeds, o.override);
-  const file = resultsPath(o.paper, o.resultsDir);
+  const paper = paperOf(o.paper);
+  const { runs, skips } = planPaper(paper, suites, budget, o.cells, o.seeds, o.override);
+  const file = resultsPath(paper.meta.id, o.resultsDir);
   const checkpointDir = o.checkpointDir ?? "out/checkpoints";
   await Deno.mkdir(file.replace(/\/[^/]*$/, ""), { recursive: true });
   const { records: stored } = await readRecords(file);
@@ -417,7 +435,7 @@ export async function reproduce(o: ReproduceOptions): Promise<ReproduceSummary> 
   }
   const todo = runs.filter((r) => !done.has(r.key));
   log(
-    `${o.paper}: ${runs.length} runs planned in ${suites.join(", ")} (budget ${
+    `${paper.meta.id}: ${runs.length} runs planned in ${suites.join(", ")} (budget ${
       budgetText(budget, o.override)
     }); ` +
       `${
@@ -440,16 +458,7 @@ export async function reproduce(o: ReproduceOptions): Promise<ReproduceSummary> 
     if (o.dryRun || (o.maxRuns !== undefined && summary.ran >= o.maxRuns)) break;
     log(`[${i + 1}/${todo.length}] ${run.key}`);
     try {
-      const ck = computationKey(
-        run.suite,
-        run.method,
-        run.model.name,
-        run.bits,
-        run.config,
-        run.seed,
-        run.budget,
-        run.calibration.n,
-      );
+      const ck = runComputationKey(run);
       const same = computed.get(ck);
       const rec = same
         ? {
@@ -468,6 +477,7 @@ export async function reproduce(o: ReproduceOptions): Promise<ReproduceSummary> 
           backend: o.backend ?? "cpu",
           log,
           checkpoint: { dir: checkpointDir, key: JSON.stringify([ck, o.backend ?? "cpu"]) },
+          methods: o.methods,
         });
       if (same) log("  same computation as an earlier run: record copied, not re-run");
       computed.set(ck, rec);

@@ -1,4 +1,5 @@
-import { assert, assertEquals, haveProxyResnet } from "./_testing.ts";
+import { assert, assertEquals } from "../runtime/assert.ts";
+import { haveProxyResnet } from "./_fixtures.ts";
 import { reproduce } from "./runner.ts";
 import { readRecords } from "./record.ts";
 

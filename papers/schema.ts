@@ -71,7 +71,7 @@ export type Checkpoint = z.infer<typeof CheckpointSchema>;
 /** A paper's metadata. */
 export const PaperMetaSchema = z.strictObject({
   id: PaperIdSchema,
-  /** The key of the reference transcription (paper_tables/<key>.json), e.g. "modcap". */
+  /** The key of the reference transcription (the transcription's own key), e.g. "modcap". */
   table_key: z.string().min(1),
   title: z.string().min(1),
   short: z.string().min(1),
@@ -211,14 +211,20 @@ export function parseOrThrow<S extends z.ZodType>(
 }
 
 /**
- * Where a run happens. `proxy`: the project's own small models on Fashion-MNIST;
+ * Where a paper's run happens. `proxy`: the project's own small models on Fashion-MNIST;
  * `imagenet-subset`: shared ImageNet models on the shared 1,300 val images; `imagenet`: the
  * paper's checkpoint (exported to ONNX by the user) on the user's full val set; `voc`: detection.
  */
-export const SuiteSchema = z.enum(["proxy", "imagenet-subset", "imagenet", "voc"]);
+export const PaperSuiteSchema = z.enum(["proxy", "imagenet-subset", "imagenet", "voc"]);
+export type PaperSuite = z.infer<typeof PaperSuiteSchema>;
+/**
+ * Where any run happens: a paper's suite, or `adhoc` (`deno task quantize`: the model and image
+ * folders named on the command line, recorded in the run's `inputs`).
+ */
+export const SuiteSchema = z.enum([...PaperSuiteSchema.options, "adhoc"]);
 export type Suite = z.infer<typeof SuiteSchema>;
-/** All suites, in report order. */
-export const SUITES: readonly Suite[] = SuiteSchema.options;
+/** The paper suites, in report order. */
+export const SUITES: readonly PaperSuite[] = PaperSuiteSchema.options;
 
 /**
  * How much compute a run gets: `smoke` (seconds), `quick` (minutes), `paper` (the paper's), or

@@ -9,6 +9,8 @@
  *   validation images (`--assets DIR`, `PTQ_ASSETS`, or `../shared/assets`).
  * - `imagenet`: a user's ImageNet (`--imagenet DIR` with `train/` class folders and `val/` +
  *   the 50k ground truth) and the paper's checkpoint exported to ONNX (`--models-dir DIR`).
+ * - `adhoc` (`deno task quantize`): the model (registry name or ONNX file) and the calibration
+ *   and evaluation image folders the command line names.
  *
  * @module
  */
@@ -17,10 +19,12 @@ import {
   foldBatchNorm,
   type FoldedBatchNorm,
   type Graph,
+  type HostBatch,
   loadOnnx,
   modelEntry,
   MODELS,
   resolveModel,
+  resolveModelInput,
   sha256Hex,
 } from "../models/mod.ts";
 import { PROXY_MODELS } from "../models/proxy/mod.ts";
@@ -35,15 +39,11 @@ import {
   loadFashionMnist,
   sampleCalibration,
 } from "../datasets/mod.ts";
-import { specForModel } from "../models/eval.ts";
-import type { Suite } from "./schema.ts";
+import { assetsDir, specForModel } from "../models/eval.ts";
+import type { PreprocessSpec } from "../datasets/preprocess.ts";
+import type { RunSpec } from "./cells.ts";
 
-/** A labelled host batch. */
-export interface HostBatch {
-  images: Float32Array;
-  labels: Int32Array;
-  shape: number[];
-}
+export type { HostBatch };
 
 /** Everything a run needs from its suite. */
 export interface SuiteInputs {
@@ -66,10 +66,9 @@ export interface SuitePaths {
   imagenetDir?: string;
 }
 
-/** The shared assets folder: flag, then `PTQ_ASSETS`, then `../shared/assets`. */
-export function assetsDir(p: SuitePaths): string {
-  return p.assetsDir ?? Deno.env.get("PTQ_ASSETS") ??
-    new URL("../../shared/assets/", import.meta.url).pathname;
+/** The shared assets folder: the flag, else `PTQ_ASSETS`, else `../shared/assets`. */
+function assetsRoot(p: SuitePaths): string {
+  return p.assetsDir ?? assetsDir();
 }
 
 /** Evenly strided subset of `[0, n)` of size `limit` (all of it without a limit). */
@@ -149,32 +148,69 @@ function proxyInputs(name: string): SuiteInputs {
 }
 
 async function imagenetSubsetInputs(name: string, paths: SuitePaths): Promise<SuiteInputs> {
-  const root = assetsDir(paths).replace(/\/?$/, "/");
+  const root = assetsRoot(paths).replace(/\/?$/, "/");
   if (!(name in MODELS)) throw new RangeError(`Unknown model "${name}"`);
   const modelsDir = paths.modelsDir;
   const { path, entry } = resolveModel(name, {
     path: modelsDir ? `${modelsDir.replace(/\/$/, "")}/${modelEntry(name).file}` : undefined,
   });
-  const g = loadGraph(path);
-  // The 227-px validation subset is evaluated with a plain resize (ASSETS.md); the 256-px
-  // calibration images go through the model's own evaluation preprocessing.
-  const spec = specForModel(entry, "plain");
-  const calSpec = specForModel(entry, "model");
+  // The 227-px validation subset is evaluated with a plain resize (the assets' own notes); the
+  // 256-px calibration images go through the model's own evaluation preprocessing.
   const valDir = `${root}imagenet/ilsvrc2012_val_subset1300_227px`;
-  const calDir = `${root}imagenet/calib1000_one_per_class_256px`;
-  const val = await ImageNetDataset.fromList(valDir);
-  const cal = await ImageNetDataset.fromList(calDir);
+  return await folderInputs({
+    name,
+    path,
+    calDir: `${root}imagenet/calib1000_one_per_class_256px`,
+    valDir,
+    spec: specForModel(entry, "plain"),
+    calSpec: specForModel(entry, "model"),
+    evalBatch: 50,
+    evalSource: `${valDir} (1,300 ImageNet val images, plain resize)`,
+  });
+}
+
+/** An ad-hoc run's inputs: the model and folders `deno task quantize` names. */
+async function adhocInputs(run: RunSpec): Promise<SuiteInputs> {
+  const a = run.adhoc;
+  if (!a) throw new TypeError(`Run ${run.key} of suite adhoc names no inputs`);
+  const input = resolveModelInput(a.model, a.size?.toString(), a.calibPreprocess);
+  return await folderInputs({
+    name: input.name,
+    path: input.path,
+    calDir: a.calibDir,
+    valDir: a.evalDir,
+    spec: input.spec,
+    calSpec: input.calibSpec,
+    evalBatch: 32,
+    evalSource: `${a.evalDir} (${describeGeometry(input.spec.geometry)})`,
+  });
+}
+
+/** Inputs from a model file and two ImageNet-style image folders. */
+async function folderInputs(o: {
+  name: string;
+  path: string;
+  calDir: string;
+  valDir: string;
+  spec: PreprocessSpec;
+  calSpec: PreprocessSpec;
+  evalBatch: number;
+  evalSource: string;
+}): Promise<SuiteInputs> {
+  const g = loadGraph(o.path);
+  const val = await ImageNetDataset.fromList(o.valDir);
+  const cal = await ImageNetDataset.fromList(o.calDir);
   return {
-    model: { name, path, sha256: g.sha256 },
+    model: { name: o.name, path: o.path, sha256: g.sha256 },
     graph: g.graph,
     folded: g.folded,
-    evalSource: `${valDir} (1,300 ImageNet val images, plain resize)`,
-    calibPreprocess: describeGeometry(calSpec.geometry),
+    evalSource: o.evalSource,
+    calibPreprocess: describeGeometry(o.calSpec.geometry),
     async calibration(n, seed) {
       const sample = sampleCalibration(cal, n, seed);
       const parts: Float32Array[] = [];
       let shape: number[] = [];
-      for await (const b of cal.batches({ spec: calSpec, batchSize: 64, ids: sample.ids })) {
+      for await (const b of cal.batches({ spec: o.calSpec, batchSize: 64, ids: sample.ids })) {
         parts.push(b.images);
         shape = [...b.shape];
       }
@@ -184,9 +220,9 @@ async function imagenetSubsetInputs(name: string, paths: SuitePaths): Promise<Su
       for (const p of parts) (all.set(p, off), (off += p.length));
       return { images: upload(all, [sample.n, shape[1], shape[2], shape[3]]), sample };
     },
-    async *evalBatches(limit, batch = 50) {
+    async *evalBatches(limit, batch = o.evalBatch) {
       const ids = stridedIndices(val.ids.length, limit).map((i) => val.ids[i]);
-      for await (const b of val.batches({ spec, batchSize: batch, ids })) {
+      for await (const b of val.batches({ spec: o.spec, batchSize: batch, ids })) {
         yield { images: b.images, labels: b.labels, shape: [...b.shape] };
       }
     },
@@ -194,13 +230,11 @@ async function imagenetSubsetInputs(name: string, paths: SuitePaths): Promise<Su
 }
 
 /** Loads a run's suite inputs. */
-export async function suiteInputs(
-  suite: Suite,
-  modelName: string,
-  paths: SuitePaths,
-): Promise<SuiteInputs> {
-  if (suite === "proxy") return proxyInputs(modelName);
-  if (suite === "imagenet-subset") return await imagenetSubsetInputs(modelName, paths);
+export async function suiteInputs(run: RunSpec, paths: SuitePaths): Promise<SuiteInputs> {
+  const suite = run.suite;
+  if (suite === "proxy") return proxyInputs(run.model.name);
+  if (suite === "imagenet-subset") return await imagenetSubsetInputs(run.model.name, paths);
+  if (suite === "adhoc") return await adhocInputs(run);
   throw new Error(
     `Suite ${suite} needs a user's data: ${
       suite === "imagenet"

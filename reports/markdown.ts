@@ -1,12 +1,11 @@
 /**
  * A plain Markdown summary of a paper's records, for the docs: per suite, model and bit-width, the
  * measured top-1 of every method (mean ± std over seeds, n), the exported-QDQ top-1, FP32, and the
- * wall-clock. `deno run -A reports/markdown.ts <paper> [--results DIR]` prints it.
+ * wall-clock. `deno task summary <paper> [--results DIR]` (`cli/summary.ts`) prints it.
  *
  * @module
  */
-import { parseArgs } from "node:util";
-import { readRecords, type ResultRecord, resultsPath } from "../papers/mod.ts";
+import type { ResultRecord } from "../papers/mod.ts";
 import { budgetLabel } from "./view.ts";
 
 function meanStd(xs: number[]): string {
@@ -50,16 +49,4 @@ export function recordsMarkdown(records: ResultRecord[]): string {
     out.push("");
   }
   return out.join("\n");
-}
-
-if (import.meta.main) {
-  const { values, positionals } = parseArgs({
-    args: Deno.args,
-    allowPositionals: true,
-    options: { results: { type: "string", default: "out/results" } },
-  });
-  for (const paper of positionals) {
-    const { records } = await readRecords(resultsPath(paper, values.results));
-    console.log(`### ${paper}\n\n${recordsMarkdown(records)}`);
-  }
 }

@@ -1,7 +1,7 @@
-import { assert, assertEquals } from "../papers/_testing.ts";
+import { assert, assertEquals } from "../runtime/assert.ts";
 import { PAPERS, pdquant } from "../papers/mod.ts";
 import { buildView, lineChart, renderHtml, stat } from "./mod.ts";
-import { fakeRecord, pdquantFixture } from "./_fixtures.ts";
+import { fakeRecord, pdquantFixture } from "./testing.ts";
 import { collapseNotes } from "./view.ts";
 
 const GENERATED = "2024-06-01T00:00:00.000Z";

@@ -218,7 +218,10 @@ export interface ViewOptions {
   tolerances?: Tolerances;
   /** Metadata of other papers whose rows this paper borrows (for their source descriptions). */
   metas?: Record<string, PaperMeta>;
-  /** Method-level deviations (from methods/), by method id. */
+  /**
+   * Method-level deviations by the cells' method id (default: each recipe's method's registry
+   * entry).
+   */
   methodDeviations?: Record<string, string[]>;
   /** Why a runner skipped a cell in a suite, overriding the generic explanation. */
   skips?: { cell: string; suite: Suite; reason: string; how?: string }[];
@@ -364,7 +367,7 @@ function suiteView(
   skip?: { reason: string; how?: string },
 ): Matched {
   const recipe = recipeFor(paper.recipes, cell);
-  const plan = planCell(cell, recipe, suite, "paper", paper.meta);
+  const plan = planCell(cell, recipe, suite, "paper", paper);
   const base = { suite, runs: [], stale: 0 };
   if (!plan.ok) {
     const status = recipe && suite !== "voc" ? "not-run" : "n/a";
@@ -387,7 +390,7 @@ function suiteView(
   const budget = chosen.length ? budgetLabel(chosen[0]) : undefined;
   const cls = classOf(suite);
   if (chosen.length === 0) {
-    const why = skip ?? explainMissing(cell, recipe, suite, paper.meta);
+    const why = skip ?? explainMissing(cell, recipe, suite, paper);
     return {
       view: { ...base, stale, cls, model, status: "not-run", verdict: "not run", ...why },
       records: [],
@@ -624,9 +627,9 @@ export function buildView(
   const stale = cells.reduce((s, c) => s + c.suites.reduce((t, v) => t + v.stale, 0), 0);
   if (stale) warnings.push(`${stale} record(s) of older recipe versions are left out`);
 
-  const methodDeviations = Object.entries(opts.methodDeviations ?? {})
+  const methodDeviations = Object.entries(opts.methodDeviations ?? paper.methodDeviations)
     .filter(([m]) => paper.cells.some((c) => c.method === m))
-    .map(([m, items]) => ({ scope: `method ${m}`, items }));
+    .map(([m, items]) => ({ scope: `method ${m}`, items: [...items] }));
   const recordNotes = collapseNotes([...used].map((r) => r.notes));
   const deviations = [
     { scope: `paper ${paper.meta.short}`, items: paper.deviations },

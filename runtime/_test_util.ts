@@ -1,46 +1,15 @@
 /**
- * Test helpers for the runtime: closeness assertions and a central finite-difference gradient
- * check. Private to the tests (`_` prefix).
+ * Test helpers for the runtime: a central finite-difference gradient check and seeded host data.
+ * Private to the tests (`_` prefix); the assertions are in `./assert.ts`.
  *
  * @module
  */
-import { AssertionError } from "node:assert";
+import { assertClose } from "./assert.ts";
 import type { Backend, HostArray } from "./backend.ts";
 import { backward } from "./autograd.ts";
 import { mul, sum } from "./math.ts";
 import { Random } from "./random.ts";
 import { getBackend, noGrad, type Tensor, tidy, upload } from "./tensor.ts";
-
-/** Asserts `|a - e| <= atol + rtol * |e|` elementwise, naming the worst element. */
-export function assertClose(
-  actual: ArrayLike<number>,
-  expected: ArrayLike<number>,
-  { rtol = 1e-5, atol = 1e-6, msg = "" }: { rtol?: number; atol?: number; msg?: string } = {},
-): void {
-  if (actual.length !== expected.length) {
-    throw new AssertionError({
-      message: `${msg} length ${actual.length} !== expected ${expected.length}`,
-    });
-  }
-  let worst = -1, worstExcess = 0;
-  for (let i = 0; i < actual.length; i++) {
-    const a = actual[i], e = expected[i];
-    if (Number.isNaN(e) && Number.isNaN(a)) continue;
-    if (a === e) continue; // equal infinities
-    const excess = Math.abs(a - e) - (atol + rtol * Math.abs(e));
-    if (!(excess <= 0) && (worst < 0 || !(excess <= worstExcess))) {
-      worst = i;
-      worstExcess = excess;
-    }
-  }
-  if (worst >= 0) {
-    throw new AssertionError({
-      message: `${msg} element ${worst}: ${actual[worst]} vs expected ${expected[worst]} ` +
-        `(rtol ${rtol}, atol ${atol}); actual head [${Array.from(actual).slice(0, 8)}], ` +
-        `expected head [${Array.from(expected).slice(0, 8)}]`,
-    });
-  }
-}
 
 /** An input of {@linkcode gradcheck}: host data and shape; `grad: false` for constants. */
 export interface GradInput {
@@ -108,7 +77,7 @@ export function gradcheck(
       assertClose(analytic, numeric, {
         rtol,
         atol: atol * Math.max(1, scale),
-        msg: `gradient of input ${i} [${x.shape}]:`,
+        msg: `gradient of input ${i} [${x.shape}]`,
       });
       x.grad?.dispose();
       x.grad = null;

@@ -3,9 +3,8 @@
  * backward, and a whole MobileNetV2 training step, each beside onnxruntime-node on the same
  * shape in the same run (and the WebGPU backend where it loads).
  *
- * ```sh
- * deno task bench:runtime [--json FILE] [--iters N] [--no-webgpu] [--no-mobilenet]
- * ```
+ * The command is `deno task bench:runtime` (`cli/bench_runtime.ts`): {@linkcode runtimeBench}
+ * runs the rows, {@linkcode benchTable} prints them.
  *
  * Backward rows time the input gradient plus the weight gradient; their onnxruntime reference is
  * the same computation as ONNX graphs (ConvTranspose for the input gradient, a Conv with the
@@ -14,7 +13,6 @@
  *
  * @module
  */
-import { parseCli } from "./cli_args.ts";
 import * as ort from "onnxruntime-node";
 import * as r from "./mod.ts";
 import type { Backend, Conv2dAttrs, Tensor } from "./mod.ts";
@@ -31,63 +29,80 @@ export interface BenchRow {
   gflops: number;
 }
 
-const { values: args } = parseCli(
-  "usage: deno task bench:runtime [--json FILE] [--iters N] [--no-webgpu] [--no-mobilenet]",
-  {
-    args: Deno.args,
-    options: {
-      json: { type: "string" },
-      iters: { type: "string", default: "5" },
-      "no-webgpu": { type: "boolean", default: false },
-      "no-mobilenet": { type: "boolean", default: false },
-    },
-  },
-);
-const ITERS = Number(args.iters);
-const THREADS = Number(Deno.env.get("PTQ_CPU_THREADS") ?? 0) || navigator.hardwareConcurrency || 2;
-const rows: BenchRow[] = [];
-const rng = new r.Random(0);
+/** Options of {@linkcode runtimeBench}. */
+export interface BenchOptions {
+  /** Timed iterations per row (median; default 5). */
+  iters?: number;
+  /** Also time the WebGPU backend where it loads (default true). */
+  webgpu?: boolean;
+  /** Also time a whole MobileNetV2 forward pass and training step (default true). */
+  mobilenet?: boolean;
+  /** Progress lines (default: stderr). */
+  log?: (line: string) => void;
+}
 
-/** Median wall time of `fn` in ms after `warm` warm-up calls. */
-async function median(fn: () => unknown, iters = ITERS, warm = 1): Promise<number> {
-  for (let i = 0; i < warm; i++) await fn();
-  const ts: number[] = [];
-  for (let i = 0; i < iters; i++) {
-    const t0 = performance.now();
-    await fn();
-    ts.push(performance.now() - t0);
+/** The state of one benchmark run: its settings, its seeded generator and the rows so far. */
+class Bench {
+  readonly rows: BenchRow[] = [];
+  readonly rng = new r.Random(0);
+  readonly threads = Number(Deno.env.get("PTQ_CPU_THREADS") ?? 0) ||
+    navigator.hardwareConcurrency || 2;
+  constructor(
+    readonly iters: number,
+    readonly webgpu: Backend | null,
+    readonly log: (line: string) => void,
+  ) {}
+
+  /** Median wall time of `fn` in ms after `warm` warm-up calls. */
+  async median(fn: () => unknown, iters = this.iters, warm = 1): Promise<number> {
+    for (let i = 0; i < warm; i++) await fn();
+    const ts: number[] = [];
+    for (let i = 0; i < iters; i++) {
+      const t0 = performance.now();
+      await fn();
+      ts.push(performance.now() - t0);
+    }
+    ts.sort((a, b) => a - b);
+    return ts[(ts.length - 1) >> 1];
   }
-  ts.sort((a, b) => a - b);
-  return ts[(ts.length - 1) >> 1];
-}
 
-function record(row: Omit<BenchRow, "gflops">, flops: number): void {
-  const full = {
-    ...row,
-    ms: Math.round(row.ms * 100) / 100,
-    gflops: Math.round(flops / row.ms / 1e4) / 100,
-  };
-  rows.push(full);
-  console.error(`  ${full.op} ${full.pass} ${full.backend}: ${full.ms} ms, ${full.gflops} GFLOP/s`);
-}
+  record(row: Omit<BenchRow, "gflops">, flops: number): void {
+    const full = {
+      ...row,
+      ms: Math.round(row.ms * 100) / 100,
+      gflops: Math.round(flops / row.ms / 1e4) / 100,
+    };
+    this.rows.push(full);
+    this.log(`  ${full.op} ${full.pass} ${full.backend}: ${full.ms} ms, ${full.gflops} GFLOP/s`);
+  }
 
-async function session(g: MiniGraph): Promise<ort.InferenceSession> {
-  return await ort.InferenceSession.create(buildModel(g), {
-    intraOpNumThreads: THREADS,
-    interOpNumThreads: 1,
-    graphOptimizationLevel: "all",
-    executionMode: "sequential",
-  });
-}
+  async session(g: MiniGraph): Promise<ort.InferenceSession> {
+    return await ort.InferenceSession.create(buildModel(g), {
+      intraOpNumThreads: this.threads,
+      interOpNumThreads: 1,
+      graphOptimizationLevel: "all",
+      executionMode: "sequential",
+    });
+  }
 
-/** Times one onnxruntime graph (inputs in0.., all float) with the normal async InferenceSession. */
-async function ortTime(g: MiniGraph, inputs: Float32Array[]): Promise<number> {
-  const s = await session(g);
-  const feeds: Record<string, ort.Tensor> = {};
-  inputs.forEach((x, i) => (feeds[`in${i}`] = new ort.Tensor("float32", x, g.inputs[i])));
-  const ms = await median(() => s.run(feeds));
-  await s.release();
-  return ms;
+  /** Times one onnxruntime graph (inputs in0.., all float) with the normal async InferenceSession. */
+  async ortTime(g: MiniGraph, inputs: Float32Array[]): Promise<number> {
+    const s = await this.session(g);
+    const feeds: Record<string, ort.Tensor> = {};
+    inputs.forEach((x, i) => (feeds[`in${i}`] = new ort.Tensor("float32", x, g.inputs[i])));
+    const ms = await this.median(() => s.run(feeds));
+    await s.release();
+    return ms;
+  }
+
+  /** Times `fn` on a runtime backend, disposing what it makes; webgpu waits for the queue. */
+  async runtimeTime(b: Backend, fn: () => Tensor[], iters = this.iters): Promise<number> {
+    return await this.median(async () => {
+      const outs = fn();
+      await b.sync();
+      for (const t of outs) t.dispose();
+    }, iters);
+  }
 }
 
 const single = (inputs: number[][], node: Omit<MiniNode, "inputs" | "outputs">): MiniGraph => ({
@@ -95,65 +110,56 @@ const single = (inputs: number[][], node: Omit<MiniNode, "inputs" | "outputs">):
   nodes: [{ ...node, inputs: inputs.map((_, i) => `in${i}`), outputs: ["out"] }],
 });
 
-let webgpu: Backend | null = null;
-if (!args["no-webgpu"]) {
+async function loadWebGpu(log: (line: string) => void): Promise<Backend | null> {
   try {
     const url = new URL("./webgpu/mod.ts", import.meta.url);
     await Deno.stat(url);
     const mod = await import(url.href);
-    webgpu = await mod.createWebGpuBackend();
-    if (webgpu) console.error(`webgpu: ${webgpu.deviceInfo}`);
+    const webgpu: Backend | null = await mod.createWebGpuBackend();
+    if (webgpu) log(`webgpu: ${webgpu.deviceInfo}`);
+    return webgpu;
   } catch (e) {
-    console.error(`webgpu skipped: ${e instanceof Error ? e.message : e}`);
-    webgpu = null;
+    log(`webgpu skipped: ${e instanceof Error ? e.message : e}`);
+    return null;
   }
-}
-
-/** Times `fn` on a runtime backend, disposing what it makes; webgpu waits for the queue. */
-async function runtimeTime(b: Backend, fn: () => Tensor[], iters = ITERS): Promise<number> {
-  return await median(async () => {
-    const outs = fn();
-    await b.sync();
-    for (const t of outs) t.dispose();
-  }, iters);
 }
 
 // ---------------------------------------------------------------------------------------------
 // GEMM 1024^3
 
-async function benchGemm(n: number): Promise<void> {
+async function benchGemm(c: Bench, n: number): Promise<void> {
   const shape = `${n}x${n}x${n}`, flops = 2 * n * n * n;
-  const a = rng.normalArray(n * n), b = rng.normalArray(n * n), g = rng.normalArray(n * n);
+  const a = c.rng.normalArray(n * n), b = c.rng.normalArray(n * n), g = c.rng.normalArray(n * n);
   const backends: [BenchRow["backend"], Backend][] = [["cpu", r.cpu]];
-  if (webgpu) backends.push(["webgpu", webgpu]);
+  if (c.webgpu) backends.push(["webgpu", c.webgpu]);
   for (const [name, be] of backends) {
     const [at, bt, gt] = [a, b, g].map((d) => r.upload(d, [n, n], be));
-    const it = name === "webgpu" ? 3 : ITERS;
+    const it = name === "webgpu" ? 3 : c.iters;
     try {
-      record({
+      c.record({
         op: "gemm",
         shape,
         pass: "forward",
         backend: name,
-        ms: await runtimeTime(be, () => [r.matmul(at, bt)], it),
+        ms: await c.runtimeTime(be, () => [r.matmul(at, bt)], it),
       }, flops);
-      const ms = await runtimeTime(
+      const ms = await c.runtimeTime(
         be,
         () => [r.matmul(gt, bt, false, true), r.matmul(at, gt, true, false)],
         it,
       );
-      record({ op: "gemm", shape, pass: "backward", backend: name, ms }, 2 * flops);
+      c.record({ op: "gemm", shape, pass: "backward", backend: name, ms }, 2 * flops);
     } catch (e) {
-      console.error(`  gemm on ${name} failed: ${e}`);
+      c.log(`  gemm on ${name} failed: ${e}`);
     }
     for (const t of [at, bt, gt]) t.dispose();
   }
-  record({
+  c.record({
     op: "gemm",
     shape,
     pass: "forward",
     backend: "onnxruntime",
-    ms: await ortTime(single([[n, n], [n, n]], { op: "MatMul" }), [a, b]),
+    ms: await c.ortTime(single([[n, n], [n, n]], { op: "MatMul" }), [a, b]),
   }, flops);
   const bwd: MiniGraph = {
     inputs: [[n, n], [n, n], [n, n]], // a, b, g
@@ -163,12 +169,12 @@ async function benchGemm(n: number): Promise<void> {
     ],
     outputs: ["da", "db"],
   };
-  record({
+  c.record({
     op: "gemm",
     shape,
     pass: "backward",
     backend: "onnxruntime",
-    ms: await ortTime(bwd, [a, b, g]),
+    ms: await c.ortTime(bwd, [a, b, g]),
   }, 2 * flops);
 }
 
@@ -176,36 +182,37 @@ async function benchGemm(n: number): Promise<void> {
 // Convolutions
 
 async function benchConv(
+  c: Bench,
   op: string,
   xs: number[],
   ws: number[],
   o: r.Conv2dOptions,
 ): Promise<void> {
   const a: Conv2dAttrs = r.convAttrs(o);
-  const x = rng.normalArray(xs.reduce((p, q) => p * q)),
-    w = rng.normalArray(ws.reduce((p, q) => p * q), 0, 0.1);
+  const x = c.rng.normalArray(xs.reduce((p, q) => p * q)),
+    w = c.rng.normalArray(ws.reduce((p, q) => p * q), 0, 0.1);
   const ys = r.INFER.conv2d([{ shape: xs, dtype: "f32" }, { shape: ws, dtype: "f32" }], a).shape;
-  const dy = rng.normalArray(ys.reduce((p, q) => p * q));
+  const dy = c.rng.normalArray(ys.reduce((p, q) => p * q));
   const flops = 2 * ys.reduce((p, q) => p * q) * ws[1] * ws[2] * ws[3];
   const shape = `x${xs.join("x")} w${ws.join("x")}`;
   const bi = { ...a, inputShape: xs }, bw = { ...a, weightShape: ws };
   const backends: [BenchRow["backend"], Backend][] = [["cpu", r.cpu]];
-  if (webgpu) backends.push(["webgpu", webgpu]);
+  if (c.webgpu) backends.push(["webgpu", c.webgpu]);
   for (const [name, be] of backends) {
     const [xt, wt, dt] = [[x, xs], [w, ws], [dy, ys]].map(([d, s]) =>
       r.upload(d as Float32Array, s as number[], be)
     );
-    const it = name === "webgpu" ? 3 : ITERS;
+    const it = name === "webgpu" ? 3 : c.iters;
     try {
-      const fwd = await runtimeTime(be, () => [r.runOp("conv2d", [xt, wt], a)], it);
-      record({ op, shape, pass: "forward", backend: name, ms: fwd }, flops);
-      const bwd = await runtimeTime(be, () => [
+      const fwd = await c.runtimeTime(be, () => [r.runOp("conv2d", [xt, wt], a)], it);
+      c.record({ op, shape, pass: "forward", backend: name, ms: fwd }, flops);
+      const bwd = await c.runtimeTime(be, () => [
         r.runOp("conv2dBackwardInput", [dt, wt], bi),
         r.runOp("conv2dBackwardWeight", [xt, dt], bw),
       ], it);
-      record({ op, shape, pass: "backward", backend: name, ms: bwd }, 2 * flops);
+      c.record({ op, shape, pass: "backward", backend: name, ms: bwd }, 2 * flops);
     } catch (e) {
-      console.error(`  ${op} on ${name} failed: ${e}`);
+      c.log(`  ${op} on ${name} failed: ${e}`);
     }
     for (const t of [xt, wt, dt]) t.dispose();
   }
@@ -213,13 +220,13 @@ async function benchConv(
     op: "Conv",
     attrs: { strides: a.strides, pads: a.pads, dilations: a.dilations, group: a.groups },
   });
-  record(
-    { op, shape, pass: "forward", backend: "onnxruntime", ms: await ortTime(conv, [x, w]) },
+  c.record(
+    { op, shape, pass: "forward", backend: "onnxruntime", ms: await c.ortTime(conv, [x, w]) },
     flops,
   );
-  const dx = await ortTime(convBackwardInputGraph(ys, ws, bi), [dy, w]);
-  const dw = await ortTime(convBackwardWeightGraph(xs, ys, bw), [x, dy]);
-  record({ op, shape, pass: "backward", backend: "onnxruntime", ms: dx + dw }, 2 * flops);
+  const dx = await c.ortTime(convBackwardInputGraph(ys, ws, bi), [dy, w]);
+  const dw = await c.ortTime(convBackwardWeightGraph(xs, ys, bw), [x, dy]);
+  c.record({ op, shape, pass: "backward", backend: "onnxruntime", ms: dx + dw }, 2 * flops);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -233,7 +240,7 @@ interface ConvLayer {
 }
 type Block = { layers: ConvLayer[]; residual: boolean };
 
-function mobilenetV2(batch: number) {
+function mobilenetV2(c: Bench, batch: number) {
   const layers: { ws: number[]; o: Conv2dAttrs; act: boolean }[][] = [];
   const residual: boolean[] = [];
   let macs = 0, hw = 224;
@@ -283,14 +290,14 @@ function mobilenetV2(batch: number) {
     layers: ls.map((l) => {
       const fanIn = l.ws[1] * l.ws[2] * l.ws[3];
       return {
-        w: rng.randn(l.ws, 0, Math.sqrt((l.act ? 2 : 1) / fanIn)).variable(),
-        b: rng.randn([l.ws[0]], 0, 0.01).variable(),
+        w: c.rng.randn(l.ws, 0, Math.sqrt((l.act ? 2 : 1) / fanIn)).variable(),
+        b: c.rng.randn([l.ws[0]], 0, 0.01).variable(),
         o: l.o,
         act: l.act,
       };
     }),
   }));
-  const fcW = rng.randn([1000, 1280], 0, Math.sqrt(1 / 1280)).variable();
+  const fcW = c.rng.randn([1000, 1280], 0, Math.sqrt(1 / 1280)).variable();
   const fcB = r.zeros([1000]).variable();
   const params = [...blocks.flatMap((b) => b.layers.flatMap((l) => [l.w, l.b])), fcW, fcB];
 
@@ -358,30 +365,30 @@ function mobilenetV2(batch: number) {
   return { forward, params, onnxGraph, flops: 2 * macs };
 }
 
-async function benchMobileNet(batch: number): Promise<void> {
+async function benchMobileNet(c: Bench, batch: number): Promise<void> {
   const op = "mobilenetv2", shape = `${batch}x3x224x224`;
-  const net = mobilenetV2(batch);
-  const xData = rng.normalArray(batch * 3 * 224 * 224);
+  const net = mobilenetV2(c, batch);
+  const xData = c.rng.normalArray(batch * 3 * 224 * 224);
   const x = r.upload(xData, [batch, 3, 224, 224]);
-  const labels = Array.from({ length: batch }, () => rng.int(1000));
+  const labels = Array.from({ length: batch }, () => c.rng.int(1000));
   const opt = new r.SGD(net.params, { lr: 1e-3, momentum: 0.9 });
-  const fwd = await median(() => r.tidy(() => void r.noGrad(() => net.forward(x)).dataSync()), 3);
-  record({ op, shape, pass: "forward", backend: "cpu", ms: fwd }, net.flops);
-  const step = await median(() => {
+  const fwd = await c.median(() => r.tidy(() => void r.noGrad(() => net.forward(x)).dataSync()), 3);
+  c.record({ op, shape, pass: "forward", backend: "cpu", ms: fwd }, net.flops);
+  const step = await c.median(() => {
     opt.zeroGrad();
     r.tidy(() => r.backward(r.crossEntropy(net.forward(x), labels)));
     opt.step();
   }, 3);
-  record({
+  c.record({
     op: `${op} train step (fwd+bwd+sgd)`,
     shape,
     pass: "backward",
     backend: "cpu",
     ms: step,
   }, 3 * net.flops);
-  console.error(`  peak cpu memory ${(r.cpu.memory().peakBytes / 2 ** 30).toFixed(2)} GiB`);
-  const ortMs = await ortTime(net.onnxGraph(), [xData]);
-  record({ op, shape, pass: "forward", backend: "onnxruntime", ms: ortMs }, net.flops);
+  c.log(`  peak cpu memory ${(r.cpu.memory().peakBytes / 2 ** 30).toFixed(2)} GiB`);
+  const ortMs = await c.ortTime(net.onnxGraph(), [xData]);
+  c.record({ op, shape, pass: "forward", backend: "onnxruntime", ms: ortMs }, net.flops);
   opt.zeroGrad();
   opt.dispose();
   for (const p of net.params) p.dispose();
@@ -390,41 +397,51 @@ async function benchMobileNet(batch: number): Promise<void> {
 
 // ---------------------------------------------------------------------------------------------
 
-console.error(
-  `runtime bench: ${navigator.hardwareConcurrency} threads, onnxruntime ${ort.env.versions.common}`,
-);
-await benchGemm(1024);
-await benchConv("resnet18 conv3x3", [32, 64, 56, 56], [64, 64, 3, 3], { pads: [1, 1, 1, 1] });
-await benchConv("mobilenetv2 depthwise3x3", [32, 144, 56, 56], [144, 1, 3, 3], {
-  pads: [1, 1, 1, 1],
-  groups: 144,
-});
-await benchConv("mobilenetv2 pointwise", [32, 144, 56, 56], [24, 144, 1, 1], {});
-if (!args["no-mobilenet"]) await benchMobileNet(32);
-
-// table: each runtime row beside onnxruntime's row of the same op, shape and pass
-const ref = (row: BenchRow) =>
-  rows.find((q) =>
-    q.backend === "onnxruntime" && q.op === row.op && q.shape === row.shape && q.pass === row.pass
+/** Runs every row: GEMM, the convolutions, and (unless turned off) MobileNetV2. */
+export async function runtimeBench(opts: BenchOptions = {}): Promise<BenchRow[]> {
+  const log = opts.log ?? ((l: string) => console.error(l));
+  const webgpu = opts.webgpu === false ? null : await loadWebGpu(log);
+  const c = new Bench(opts.iters ?? 5, webgpu, log);
+  log(
+    `runtime bench: ${navigator.hardwareConcurrency} threads, onnxruntime ${ort.env.versions.common}`,
   );
-const head = ["op", "shape", "pass", "backend", "ms", "GFLOP/s", "vs onnxruntime"];
-const body = rows.map((row) => {
-  const o = row.backend === "onnxruntime"
-    ? undefined
-    : ref(row) ?? rows.find((q) =>
-      q.backend === "onnxruntime" && row.op.startsWith(q.op) && q.shape === row.shape
+  await benchGemm(c, 1024);
+  await benchConv(c, "resnet18 conv3x3", [32, 64, 56, 56], [64, 64, 3, 3], { pads: [1, 1, 1, 1] });
+  await benchConv(c, "mobilenetv2 depthwise3x3", [32, 144, 56, 56], [144, 1, 3, 3], {
+    pads: [1, 1, 1, 1],
+    groups: 144,
+  });
+  await benchConv(c, "mobilenetv2 pointwise", [32, 144, 56, 56], [24, 144, 1, 1], {});
+  if (opts.mobilenet !== false) await benchMobileNet(c, 32);
+  return c.rows;
+}
+
+/** The rows as a markdown table, each runtime row beside onnxruntime's row of the same op. */
+export function benchTable(rows: readonly BenchRow[]): string {
+  const ref = (row: BenchRow) =>
+    rows.find((q) =>
+      q.backend === "onnxruntime" && q.op === row.op && q.shape === row.shape &&
+      q.pass === row.pass
     );
-  const ratio = o ? `${Math.round((o.ms / row.ms) * 100)} %` : "";
-  return [
-    row.op,
-    row.shape,
-    row.pass,
-    row.backend,
-    row.ms.toFixed(1),
-    row.gflops.toFixed(2),
-    ratio,
-  ];
-});
-console.log(`| ${head.join(" | ")} |\n|${head.map(() => "---").join("|")}|`);
-for (const b of body) console.log(`| ${b.join(" | ")} |`);
-if (args.json) await Deno.writeTextFile(args.json, JSON.stringify(rows, null, 2) + "\n");
+  const head = ["op", "shape", "pass", "backend", "ms", "GFLOP/s", "vs onnxruntime"];
+  const body = rows.map((row) => {
+    const o = row.backend === "onnxruntime"
+      ? undefined
+      : ref(row) ?? rows.find((q) =>
+        q.backend === "onnxruntime" && row.op.startsWith(q.op) && q.shape === row.shape
+      );
+    const ratio = o ? `${Math.round((o.ms / row.ms) * 100)} %` : "";
+    return [
+      row.op,
+      row.shape,
+      row.pass,
+      row.backend,
+      row.ms.toFixed(1),
+      row.gflops.toFixed(2),
+      ratio,
+    ];
+  });
+  return [`| ${head.join(" | ")} |`, `|${head.map(() => "---").join("|")}|`]
+    .concat(body.map((b) => `| ${b.join(" | ")} |`))
+    .join("\n");
+}

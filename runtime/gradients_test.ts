@@ -3,8 +3,7 @@
  * shapes with broadcasting, several reduction axes, transposed and batched matmul, strided,
  * dilated, grouped and asymmetrically padded convolution, pooling and movement ops.
  */
-import { AssertionError } from "node:assert";
-import { assertEquals, assertThrows } from "./_assert.ts";
+import { assertEquals, AssertionError, assertThrows } from "./assert.ts";
 import { gradcheck, randn, randu, spread } from "./_test_util.ts";
 import { GRADS } from "./gradients.ts";
 import * as r from "./mod.ts";

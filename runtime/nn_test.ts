@@ -1,5 +1,6 @@
 /** Forward values of the composite nn ops against direct float64 formulas. */
-import { assertClose, randn } from "./_test_util.ts";
+import { assertClose } from "./assert.ts";
+import { randn } from "./_test_util.ts";
 import * as r from "./mod.ts";
 
 const rows = (a: ArrayLike<number>, k: number) =>

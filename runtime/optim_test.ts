@@ -2,8 +2,7 @@
  * Adam and SGD against PyTorch's documented update rules computed here in plain float math,
  * for three steps; learning-rate schedules; and that optimizer steps release their temporaries.
  */
-import { assertEquals } from "./_assert.ts";
-import { assertClose } from "./_test_util.ts";
+import { assertClose, assertEquals } from "./assert.ts";
 import * as r from "./mod.ts";
 
 const P0 = [0.5, -1.2, 2.0];

@@ -2,8 +2,8 @@
  * Fake-quant and AdaRound invariants: outputs on the grid, STE and LSQ gradients, the rectified
  * sigmoid's range and initialisation, hard rounding, and the rounding regularizer.
  */
-import { assert, assertEquals } from "./_assert.ts";
-import { assertClose, gradcheck, randn } from "./_test_util.ts";
+import { assert, assertClose, assertEquals } from "./assert.ts";
+import { gradcheck, randn } from "./_test_util.ts";
 import * as r from "./mod.ts";
 
 const schemes = (bits: number) => [

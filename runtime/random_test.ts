@@ -1,5 +1,5 @@
 /** The seeded generator: PCG32's reference outputs, determinism, distributions. */
-import { assert, assertEquals } from "./_assert.ts";
+import { assert, assertEquals } from "./assert.ts";
 import * as r from "./mod.ts";
 
 Deno.test("Random(42, 54) reproduces PCG32's reference sequence", () => {

@@ -2,8 +2,7 @@
  * Tensor mechanics: autograd (accumulation, noGrad, valueAndGrad, shared subexpressions, seeds)
  * and memory (tidy, keep, backward and views release what they should).
  */
-import { assert, assertEquals, assertThrows } from "./_assert.ts";
-import { assertClose } from "./_test_util.ts";
+import { assert, assertClose, assertEquals, assertThrows } from "./assert.ts";
 import * as r from "./mod.ts";
 
 const live = () => r.cpu.memory().liveBuffers;

@@ -5,7 +5,7 @@
  * @module
  */
 import type { Unit } from "../../models/graph.ts";
-import { BUDGETS, defaultLambda, type MethodContext, type MethodResult } from "./config.ts";
+import { defaultLambda, type MethodContext, type MethodResult, OFFICIAL_ITERS } from "./config.ts";
 import { placeQuantizers } from "./placement.ts";
 import { QuantModel } from "./quantized_model.ts";
 import { RECON_DEFAULTS, type ReconHooks, type ReconOptions, reconstruct } from "./recon.ts";
@@ -15,7 +15,6 @@ import { blockUnits, layerUnits } from "./units.ts";
 export interface BaselineConfig {
   wBits: number;
   aBits: number;
-  budget: keyof typeof BUDGETS;
   calibSize?: number;
   seed: number;
   headStem8bit: boolean;
@@ -49,11 +48,6 @@ export interface BaselineMode {
   hooks?: ReconHooks;
 }
 
-/** The calibration size a config asks for (explicit, else its budget's). */
-export function calibSizeOf(c: Pick<BaselineConfig, "budget" | "calibSize">): number {
-  return c.calibSize ?? BUDGETS[c.budget].calibSize;
-}
-
 /** Runs a baseline. */
 export async function runBaseline(
   ctx: MethodContext,
@@ -71,7 +65,7 @@ export async function runBaseline(
     actObserver: c.actObserver,
     p: c.p,
   });
-  const iters = mode.noOptimisation ? 0 : c.iters ?? BUDGETS[c.budget].iters;
+  const iters = mode.noOptimisation ? 0 : c.iters ?? OFFICIAL_ITERS;
   const lambda = c.lambda ?? defaultLambda(ctx.modelName);
   const o: ReconOptions = {
     ...RECON_DEFAULTS,

@@ -12,7 +12,7 @@
 import { createHash } from "node:crypto";
 import { keep, type RandomState, upload } from "../../runtime/mod.ts";
 import type { QuantModel } from "./quantized_model.ts";
-import type { UnitReport } from "./recon.ts";
+import type { UnitReport } from "./recon_options.ts";
 
 /** Where and under which identity to keep a run's checkpoint. */
 export interface CheckpointSpec {
@@ -64,9 +64,10 @@ interface Saved {
   }[];
 }
 
-/** What a resumed run continues from. */
-export interface Resumed {
+/** The loop's state after `unitsDone` finished units: what a resumed run continues from. */
+export interface LoopState {
   unitsDone: number;
+  /** The batch generator and the mask generator (QDrop). */
   rng: RandomState;
   maskRng: RandomState;
   reports: UnitReport[];
@@ -79,17 +80,14 @@ const paths = (spec: CheckpointSpec) => {
   return { json: `${spec.dir}/${id}.json`, bin: `${spec.dir}/${id}.bin` };
 };
 
-/** Writes the state after `unitsDone` finished units. */
+/** Writes the model's quantizers and the loop's state after `state.unitsDone` finished units. */
 export async function saveCheckpoint(
   spec: CheckpointSpec,
   model: QuantModel,
   identity: string,
-  unitsDone: number,
-  rng: RandomState,
-  maskRng: RandomState,
-  reports: UnitReport[],
-  segments: Segment[] = [],
+  state: LoopState,
 ): Promise<void> {
+  const { unitsDone, rng, maskRng, reports, segments } = state;
   const chunks: Float32Array[] = [];
   let offset = 0;
   const put = (a: Float32Array): [number, number] => {
@@ -160,7 +158,7 @@ export async function loadCheckpoint(
   model: QuantModel,
   identity: string,
   log: (msg: string) => void = () => {},
-): Promise<Resumed | null> {
+): Promise<LoopState | null> {
   const p = paths(spec);
   let text: string;
   try {

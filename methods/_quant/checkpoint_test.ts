@@ -1,6 +1,6 @@
-import { assert, assertEquals } from "../../datasets/_assert.ts";
+import { assert, assertEquals } from "../../runtime/assert.ts";
 import { noGrad, tidy } from "../../runtime/mod.ts";
-import { tinyGraph, tinyInputs } from "../_testing.ts";
+import { tinyGraph, tinyInputs } from "../testing.ts";
 import { METHODS } from "../mod.ts";
 import type { MethodContext, MethodResult } from "./config.ts";
 import type { QuantModel } from "./quantized_model.ts";
@@ -23,7 +23,7 @@ for (const id of ["qdrop", "pdquant"] as const) {
   Deno.test(`${id}: a reconstruction killed after a unit resumes from its checkpoint, bit-identical`, async () => {
     const dir = await Deno.makeTempDir();
     try {
-      const cfg = { wBits: 4, aBits: 4, budget: "smoke", iters: 8, seed: 3 };
+      const cfg = { wBits: 4, aBits: 4, iters: 8, seed: 3 };
       const whole = await run(id, {}, cfg);
       const checkpoint = { dir, key: "qdrop|tiny|test" };
       const first = { started: "2026-01-01T00:00:00.000Z", commit: "aaaaaaa" };

@@ -1,14 +1,10 @@
 /**
- * Config pieces shared by the reconstruction baselines: bits, budget, observers, calibration,
- * the rounding λ per model, and the method interface.
+ * Config pieces shared by the reconstruction baselines: bits, observers, iterations, the
+ * rounding λ per model, and the method interface (what a method's registry entry carries).
  *
- * Budgets (what `--budget` selects; explicit `iters` / `calibSize` override them):
- *
- * | budget | iterations per unit | calibration images |
- * |---|---|---|
- * | `smoke` | 20 | 64 |
- * | `quick` | 500 | 256 |
- * | `paper` | 20000 (official `iters_w` / `max_count`) | 1024 (official `num_samples`) |
+ * A method's defaults are the official code's (20,000 iterations per unit, `iters_w` /
+ * `max_count`); budgets (smoke, quick, paper, custom) are a property of a run, not of a method,
+ * and live in one table with the runs (`papers/cells.ts`), which always passes `iters`.
  *
  * @module
  */
@@ -20,25 +16,19 @@ import { Bits } from "./scheme.ts";
 import type { QuantModel } from "./quantized_model.ts";
 import type { UnitReport } from "./recon.ts";
 import type { CheckpointSpec } from "./checkpoint.ts";
+import type { RecipeKeys } from "./recipe_keys.ts";
 
-/** Budget scales. */
-export const Budget = z.enum(["smoke", "quick", "paper"]);
-export type Budget = z.infer<typeof Budget>;
-
-/** Iterations per unit and calibration size of each budget. */
-export const BUDGETS: Record<Budget, { iters: number; calibSize: number }> = {
-  smoke: { iters: 20, calibSize: 64 },
-  quick: { iters: 500, calibSize: 256 },
-  paper: { iters: 20000, calibSize: 1024 },
-};
+/** Iterations per unit in the official codes (`iters_w` / `max_count`). */
+export const OFFICIAL_ITERS = 20000;
+/** Calibration images in the official codes (`num_samples`). */
+export const OFFICIAL_CALIBRATION = 1024;
 
 /** Fields every baseline's config has, with the official defaults. */
 export const commonFields = {
   wBits: Bits.default(4),
   /** Activation bits; 32 leaves activations in float. */
   aBits: z.union([Bits, z.literal(32)]).default(4),
-  budget: Budget.default("paper"),
-  /** Calibration images (default: the budget's). */
+  /** Calibration images the run asked for (recorded; the calibration tensor decides). */
   calibSize: z.number().int().positive().optional(),
   seed: z.number().int().default(1005),
   /** First/last layer weights and the activation feeding the last layer at 8 bits. */
@@ -54,8 +44,8 @@ export const commonFields = {
 /** Fields of the reconstructing baselines. */
 export const reconFields = {
   ...commonFields,
-  /** Iterations per unit (default: the budget's). */
-  iters: z.number().int().nonnegative().optional(),
+  /** Iterations per unit (the official 20,000 unless the run's budget says otherwise). */
+  iters: z.number().int().nonnegative().default(OFFICIAL_ITERS),
   batch: z.number().int().positive().default(32),
   /** Rounding regularizer λ (default: 0.1 for MobileNetV2-like models, else 0.01). */
   lambda: z.number().positive().optional(),
@@ -110,10 +100,21 @@ export interface MethodResult {
   config: Record<string, unknown>;
 }
 
-/** A method: id, citation, config schema with the official defaults, and `run`. */
+/**
+ * A method's registry entry: everything the rest of the harness needs to know about it.
+ */
 export interface Method<S extends z.ZodType = z.ZodType> {
   id: string;
-  paper: { title: string; authors: string; venue: string; url: string };
+  /** The paper (and where there is one, the official code) the method reproduces. */
+  paper: { title: string; authors: string; venue: string; url: string; code?: string };
+  /** Its config schema, with the official defaults. */
   config: S;
+  /**
+   * Every difference from the paper and its official code, as shown in reports (data, one
+   * sentence or short paragraph each).
+   */
+  deviations: readonly string[];
+  /** The recipe keys it accepts and where each goes in `config` (see `recipe_keys.ts`). */
+  recipeKeys: RecipeKeys;
   run(ctx: MethodContext, config?: z.input<S>): Promise<MethodResult>;
 }

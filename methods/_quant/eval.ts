@@ -4,6 +4,7 @@
  * @module
  */
 import { noGrad, type Tensor, tidy, topk } from "../../runtime/mod.ts";
+import { percentOf, TopKAccumulator } from "../../datasets/metrics.ts";
 import type { QuantModel } from "./quantized_model.ts";
 
 /** One labelled batch: images `[B, …]` and integer labels. */
@@ -28,7 +29,7 @@ export async function evaluate(
   batches: AsyncIterable<LabelledBatch> | Iterable<LabelledBatch>,
 ): Promise<Accuracy> {
   const f = typeof model === "function" ? model : (x: Tensor) => model.forward(x);
-  let c1 = 0, c5 = 0, n = 0;
+  const acc = new TopKAccumulator(undefined, [1, 5]);
   for await (const b of batches) {
     const top = tidy(() =>
       noGrad(() => {
@@ -39,14 +40,10 @@ export async function evaluate(
     const idx = await top.data();
     const k = top.shape[1];
     top.dispose();
-    for (let i = 0; i < b.labels.length; i++) {
-      const row = idx.subarray(i * k, (i + 1) * k);
-      if (row[0] === b.labels[i]) c1++;
-      if (Array.prototype.includes.call(row, b.labels[i])) c5++;
-    }
-    n += b.labels.length;
+    acc.addTopIndices(idx, k, b.labels);
   }
-  return { top1: (100 * c1) / Math.max(n, 1), top5: (100 * c5) / Math.max(n, 1), n };
+  const r = acc.result();
+  return { ...percentOf(r), n: r.n };
 }
 
 /**

@@ -1,4 +1,4 @@
-import { assertEquals } from "../../datasets/_assert.ts";
+import { assertEquals } from "../../runtime/assert.ts";
 import { attempt } from "./eval.ts";
 
 Deno.test("attempt: a value passes through, a failure becomes its message", async () => {

@@ -7,8 +7,9 @@
  *   weight (hard rounding, or nearest rounding for RTN).
  * - Activation quantizer: per-tensor scale (a trainable leaf, LSQ) and a fixed zero point.
  * - Each quantizer can be switched off (FP mode); `setQuantState` switches them all.
- * - QDrop: while `drop` is set, each element of a quantized activation is left in float with
- *   probability `drop.prob` (a seeded mask).
+ * - QDrop: a forward pass run with a `drop` mode ({@linkcode RunMode}) leaves each element of a
+ *   quantized activation in float with probability `drop.prob` (a seeded mask); the model itself
+ *   holds no such switch.
  *
  * @module
  */
@@ -62,6 +63,12 @@ export interface ActQuantizer {
   inited: boolean;
 }
 
+/** How one forward pass applies the quantizers, beyond their switches. */
+export interface RunMode {
+  /** QDrop: leave each element of a quantized activation in float with `prob`, using `rng`. */
+  drop?: { prob: number; rng: Random } | null;
+}
+
 /** Options of {@linkcode QuantModel.create}. */
 export interface QuantModelOptions {
   /** Weight range observer (official: `mse`, the L_p p = 2.4 search). */
@@ -80,8 +87,6 @@ function broadcastShape(rank: number, axis: number, c: number): number[] {
 export class QuantModel {
   readonly weights = new Map<string, WeightQuantizer>();
   readonly acts = new Map<string, ActQuantizer>();
-  /** QDrop: leave activation elements in float with this probability, using `rng`. */
-  drop: { prob: number; rng: Random } | null = null;
   readonly actObserver: ObserverKind;
   readonly p: number;
 
@@ -214,19 +219,30 @@ export class QuantModel {
     return this.quantizedWeight(q);
   };
 
-  /** The `output` hook: fake-quantized activations (with QDrop's random drop when set). */
-  readonly output = (node: Node, slot: number, value: Tensor): Tensor => {
+  /** The `output` hook: fake-quantized activations. */
+  readonly output = (node: Node, slot: number, value: Tensor): Tensor =>
+    this.#quantizeOutput(node, slot, value, null);
+
+  /** Fake-quantizes a node's output; with `drop`, each element stays float with `drop.prob`. */
+  #quantizeOutput(node: Node, slot: number, value: Tensor, drop: RunMode["drop"]): Tensor {
     const q = this.acts.get(node.outputs[slot]);
     if (!q || !q.enabled || !q.scale) return value;
     const y = fakeQuant(value, q.scale, q.zeroPoint, q.qmin, q.qmax);
-    if (!this.drop || this.drop.prob <= 0) return y;
-    const mask = bernoulliMask(value, this.drop.prob, this.drop.rng);
+    if (!drop || drop.prob <= 0) return y;
+    const mask = bernoulliMask(value, drop.prob, drop.rng);
     return where(mask, value, y);
-  };
+  }
 
-  /** Runs (part of) the graph with the quantizers as currently enabled. Use inside `tidy`. */
-  run(opts: Omit<ExecuteOptions, "param" | "output">): Record<string, Tensor> {
-    return execute(this.graph, { ...opts, param: this.param, output: this.output });
+  /**
+   * Runs (part of) the graph with the quantizers as currently enabled, in the given `mode`
+   * (QDrop's drop for this pass only). Use inside `tidy`.
+   */
+  run(opts: Omit<ExecuteOptions, "param" | "output">, mode: RunMode = {}): Record<string, Tensor> {
+    const drop = mode.drop;
+    const output = drop && drop.prob > 0
+      ? (node: Node, slot: number, value: Tensor) => this.#quantizeOutput(node, slot, value, drop)
+      : this.output;
+    return execute(this.graph, { ...opts, param: this.param, output });
   }
 
   /** Runs the model on graph inputs and returns the first graph output. Use inside `tidy`. */

@@ -2,7 +2,8 @@ import { noGrad, Random, upload } from "../../runtime/mod.ts";
 import { execute } from "../execute.ts";
 import { toOnnx } from "../export.ts";
 import { loadOnnx } from "../onnx.ts";
-import { assert, assertEquals, compare, ortRun } from "../_testing.ts";
+import { assert, assertEquals } from "../../runtime/assert.ts";
+import { compare, ortRun } from "../testing.ts";
 import { buildProxy, countParams, makeDivisible, PROXY_NAMES } from "./architectures.ts";
 
 /** Gives every BatchNorm non-trivial running statistics so the inference path is exercised. */

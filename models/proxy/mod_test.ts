@@ -1,7 +1,7 @@
-import { HAVE_FASHION_MNIST } from "../../datasets/_test_util.ts";
+import { HAVE_FASHION_MNIST } from "../../datasets/testing.ts";
 import { type FashionMnistSplit, loadFashionMnist } from "../../datasets/fashion_mnist.ts";
 import { loadOnnx } from "../onnx.ts";
-import { assert } from "../_testing.ts";
+import { assert } from "../../runtime/assert.ts";
 import { PROXY_MODELS, PROXY_NAMES } from "./mod.ts";
 import { evaluateCheck } from "./train.ts";
 

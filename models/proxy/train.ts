@@ -10,12 +10,10 @@
  * Determinism: initial weights come from `Random(seed)`, the shuffling from `Random(seed, 7)`, and
  * every op is deterministic on the cpu backend, so one seed gives the same weights bit for bit.
  *
- * CLI: `deno task train-proxy [--model NAME|all] [--epochs N] [--seed S] [--subset N]
- * [--batch B] [--out DIR]`.
+ * The command is `deno task train-proxy` (`cli/train_proxy.ts`).
  *
  * @module
  */
-import { parseCli } from "../../runtime/cli_args.ts";
 import { createHash } from "node:crypto";
 import {
   Adam,
@@ -44,7 +42,7 @@ import { execute, type OpContext, runNode, type Value } from "../execute.ts";
 import type { Graph, Node } from "../graph.ts";
 import { toOnnx } from "../export.ts";
 import { loadFashionMnist } from "../../datasets/fashion_mnist.ts";
-import { buildProxy, countParams, PROXY_NAMES, type ProxyName } from "./architectures.ts";
+import { buildProxy, countParams, type ProxyName } from "./architectures.ts";
 import { PROXY_MODELS } from "./mod.ts";
 
 /** A training recipe: what the benchmark fixes for one proxy model. */
@@ -436,54 +434,3 @@ export function trainAndExport(
 }
 
 const round2 = (v: number) => Math.round(v * 100) / 100;
-
-async function main(args: string[]): Promise<void> {
-  const usage = "usage: deno task train-proxy [--model all|NAME[,NAME…]] [--epochs N] [--seed N] " +
-    "[--subset N] [--batch N] [--lr X] [--out DIR]";
-  const { values } = parseCli(usage, {
-    args,
-    options: {
-      model: { type: "string", default: "all" },
-      epochs: { type: "string" },
-      seed: { type: "string", default: "0" },
-      subset: { type: "string" },
-      batch: { type: "string" },
-      lr: { type: "string" },
-      out: { type: "string" },
-    },
-  });
-  const names = values.model === "all" ? [...PROXY_NAMES] : values.model!.split(",");
-  for (const n of names) {
-    if (!(PROXY_NAMES as readonly string[]).includes(n)) {
-      throw new RangeError(
-        `Unknown proxy model "${n}": expected all or one of ${PROXY_NAMES.join(", ")}`,
-      );
-    }
-  }
-  const recipe: Partial<Recipe> = {};
-  if (values.epochs) recipe.epochs = Number(values.epochs);
-  if (values.subset) recipe.subset = Number(values.subset);
-  if (values.batch) recipe.batch = Number(values.batch);
-  if (values.lr) recipe.lr = Number(values.lr);
-  const outDir = values.out
-    ? new URL(values.out.endsWith("/") ? values.out : values.out + "/", `file://${Deno.cwd()}/`)
-    : new URL("./", import.meta.url);
-  const data = loadProxyData();
-  const command = ["deno task train-proxy", ...args].join(" ");
-  for (const name of names as ProxyName[]) {
-    const rec = trainAndExport(name, data, {
-      seed: Number(values.seed),
-      recipe,
-      outDir,
-      command,
-      log: (l) => console.log(l),
-    });
-    console.log(
-      `${name}: top-1 ${rec.fp32_top1} % (check ${rec.check_top1} %), ` +
-        `${JSON.stringify(rec.wall_clock_s)} s, ${(rec.onnx as { bytes: number }).bytes} bytes`,
-    );
-  }
-  await Promise.resolve();
-}
-
-if (import.meta.main) await main(Deno.args);

@@ -1,6 +1,7 @@
 import { batchNormTrain, noGrad, Random } from "../../runtime/mod.ts";
 import type { Graph } from "../graph.ts";
-import { assert, compare } from "../_testing.ts";
+import { assert } from "../../runtime/assert.ts";
+import { compare } from "../testing.ts";
 import { buildProxy, type ProxyName } from "./architectures.ts";
 import { type ProxyData, trainForward, trainProxy } from "./train.ts";
 

@@ -30,4 +30,15 @@ export const mrecg: Paper = definePaper(table, {
     "proxy_mbv2, ×0.5 and ×0.35 proxy_mbv2_w05); only method orderings and gaps are compared.",
     "Table 1 is the CVPR-submission version; the camera-ready may differ.",
   ],
+  standIns: {
+    proxy: {
+      resnet18: "proxy_resnet",
+      resnet50: "proxy_resnet",
+      mobilenetv2: "proxy_mbv2",
+      "mobilenetv2_x0.75": "proxy_mbv2",
+      "mobilenetv2_x0.5": "proxy_mbv2_w05",
+      "mobilenetv2_x0.35": "proxy_mbv2_w05",
+    },
+    "imagenet-subset": { mobilenetv2: "mobilenet_v2_tf2ptq" },
+  },
 }, "papers/mrecg/table.json");

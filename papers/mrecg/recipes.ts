@@ -1,12 +1,12 @@
 /**
- * MRECG recipes (version 1): the settings of `bytedance/MRECG` (METHODS.md (a)), MQBench Academic
+ * MRECG recipes (version 1): the settings of `bytedance/MRECG` (6e48c48, configs/), MQBench Academic
  * backend. BRECQ, QDrop and AdaRound baselines run in the same pipeline without merging.
  *
  * @module
  */
 
 /** Merge schemes from the configs: an integer is a unit, a list merges units. */
-const SCHEMES = {
+export const SCHEMES: Readonly<Record<string, (number | number[])[]>> = {
   resnet18: [1, 2, [3, 3], [4, 4], 5, 6, 7, 8],
   resnet50: [1, 2, 3, [4, 4], 5, 6, [7, 7, 7], 8, 9, 10, [11, 11], 12, 13, 14],
   mobilenetv2: [1, 2, [3, 3], 4, [5, 5], 6, [7, 7, 7], [8, 8, 8], 9, [10, 10], 11],
@@ -48,13 +48,21 @@ const NOTES = [
 
 type Family = keyof typeof FAMILIES;
 
+/** MRECG over a base method: the registry's `mrecg` with `base` set; the paper's cell id. */
+const OVER = {
+  "mrecg+brecq": { method: "mrecg", base: "brecq" },
+  "mrecg+qdrop": { method: "mrecg", base: "qdrop" },
+} as const;
+
 function recipe(method: string, family: Family, config: object, notes: string[] = []) {
   const f = FAMILIES[family];
+  const over = (OVER as Record<string, { method: string; base: string }>)[method];
   return {
     id: `mrecg/${method}@${family}`,
     version: 1,
     paper: "mrecg",
-    method,
+    method: over?.method ?? method,
+    ...(over ? { cell_method: method } : {}),
     archs: [...f.archs],
     fixed: {
       calibration: {
@@ -66,7 +74,7 @@ function recipe(method: string, family: Family, config: object, notes: string[] 
       iters_per_unit: 20000,
       seeds: [0, 1, 2],
       first_last_8bit: true,
-      config: { ...SHARED, weight: f.weight, ...config },
+      config: { ...SHARED, weight: f.weight, ...(over ? { base: over.base } : {}), ...config },
       scaled_by_budget: [],
     },
     notes: [...NOTES, ...notes],

@@ -1,5 +1,5 @@
 /**
- * PD-Quant recipes (version 1): the settings of `hustvl/PD-Quant` (METHODS.md (e)). Baselines
+ * PD-Quant recipes (version 1): the settings of `hustvl/PD-Quant` (main_imagenet.py, run_script.py). Baselines
  * (QDrop, BRECQ, AdaRound) run in the same pipeline with the same shared defaults.
  *
  * @module

@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertThrows } from "../_assert.ts";
+import { assert, assertEquals, assertThrows } from "../assert.ts";
 import "../mod.ts"; // the cpu backend loads the C API before the binding creates an environment
 import { buildModel } from "./ort.ts";
 import { ortFfi } from "./ort_ffi.ts";

@@ -1,4 +1,4 @@
-import { assert, assertEquals } from "../_assert.ts";
+import { assert, assertEquals } from "../assert.ts";
 import * as r from "../mod.ts";
 import { clearPool, give, poolBytes, STALE_MS, take } from "./pool.ts";
 

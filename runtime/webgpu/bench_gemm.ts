@@ -1,9 +1,8 @@
 /**
- * GEMM throughput of the WebGPU backend, per matmul variant.
+ * GEMM throughput of the WebGPU backend, per matmul variant ({@linkcode benchWebGpu}): the
+ * register-blocked and the shared-memory kernel on the same operands, median seconds and GFLOP/s.
  *
- * ```sh
- * deno run -A runtime/webgpu/bench_gemm.ts [size=1024] [iters=5]
- * ```
+ * The command is `deno task bench:gemm` (`cli/bench_gemm.ts`).
  *
  * @module
  */
@@ -73,22 +72,4 @@ export async function benchWebGpu(
   a.dispose();
   b.dispose();
   return rows;
-}
-
-if (import.meta.main) {
-  const size = Number(Deno.args[0] ?? 1024);
-  const iters = Number(Deno.args[1] ?? 5);
-  const gpu = await createWebGpuBackend();
-  if (!gpu) {
-    console.log("webgpu: no adapter, skipped");
-  } else {
-    console.log(gpu.deviceInfo);
-    for (const row of await benchWebGpu({ m: size, iters, backend: gpu })) {
-      console.log(
-        `gemm ${row.m}x${row.k}x${row.n} ${row.variant.padEnd(8)} ${
-          (row.seconds * 1000).toFixed(1)
-        } ms  ${row.gflops.toFixed(2)} GFLOP/s${row.variant === gpu.gemm ? "  (auto choice)" : ""}`,
-      );
-    }
-  }
 }

@@ -28,7 +28,7 @@ import {
   maxPool2dBackward,
   upsampleNearest,
   upsampleNearestBackward,
-} from "./pool.ts";
+} from "./pooling.ts";
 import {
   concat,
   gather,

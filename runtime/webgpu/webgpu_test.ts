@@ -2,7 +2,7 @@
  * WebGPU backend vs the CPU reference kernels. Every test skips (ignored) where no adapter
  * exists.
  */
-import assert from "node:assert/strict";
+import { assert, assertEquals, AssertionError } from "../assert.ts";
 import type { HostArray } from "../backend.ts";
 import { CpuBackend } from "../cpu/backend.ts";
 import { type Op, type OpAttrs, OPS, sizeOf } from "../ops.ts";
@@ -34,7 +34,7 @@ const ints = (shape: number[], lo: number, hi: number): In => ({
 
 /** Checks |gpu - cpu| <= rtol * |cpu| + atol * max|cpu| element by element (NaN matches NaN). */
 function close(got: HostArray, want: HostArray, rtol: number, what: string): void {
-  assert.equal(got.length, want.length, `${what}: length`);
+  assertEquals(got.length, want.length, `${what}: length`);
   let scale = 0;
   for (const v of want) if (Number.isFinite(v)) scale = Math.max(scale, Math.abs(v));
   for (let i = 0; i < want.length; i++) {
@@ -43,9 +43,7 @@ function close(got: HostArray, want: HostArray, rtol: number, what: string): voi
     if (a === b) continue;
     const tol = rtol * Math.abs(b) + rtol * 0.1 * scale + 1e-7;
     if (!(Math.abs(a - b) <= tol)) {
-      throw new assert.AssertionError({
-        message: `${what}: element ${i}: webgpu ${a} vs cpu ${b} (tol ${tol})`,
-      });
+      throw new AssertionError(`${what}: element ${i}: webgpu ${a} vs cpu ${b} (tol ${tol})`);
     }
   }
 }
@@ -62,8 +60,8 @@ async function check<O extends Op>(
   const yc = runOp(op, tc, attrs);
   const yg = runOp(op, tg, attrs);
   const what = `${op} [${ins.map((i) => `[${i.shape}]`).join(" ")}] ${JSON.stringify(attrs)}`;
-  assert.deepEqual(yg.shape, yc.shape, `${what}: shape`);
-  assert.equal(yg.dtype, yc.dtype, `${what}: dtype`);
+  assertEquals(yg.shape, yc.shape, `${what}: shape`);
+  assertEquals(yg.dtype, yc.dtype, `${what}: dtype`);
   close(await yg.data(), yc.dataSync(), rtol, what);
   for (const t of [...tc, ...tg, yc, yg]) t.dispose();
 }
@@ -76,7 +74,7 @@ const checkOp = <O extends Op>(op: O, ins: In[], attrs: OpAttrs[O], rtol?: numbe
 
 Deno.test({
   name: "webgpu kernel table covers every op of ops.ts",
-  fn: () => assert.deepEqual(Object.keys(GPU_KERNELS).sort(), [...OPS].sort()),
+  fn: () => assertEquals(Object.keys(GPU_KERNELS).sort(), [...OPS].sort()),
 });
 
 Deno.test({
@@ -201,70 +199,93 @@ Deno.test({
   },
 });
 
-async function matmulCases(variant: GemmVariant) {
+/** Runs `cases` with the GEMM variant forced to `variant`. */
+async function withGemm(variant: GemmVariant, cases: () => Promise<void>): Promise<void> {
+  const before = gpu!.gemm;
   gpu!.gemm = variant;
-  const dims: [number, number, number][] = [
-    [7, 13, 5],
-    [33, 17, 9],
-    [16, 32, 8],
-    [64, 64, 64],
-    [
-      12,
-      20,
-      6,
-    ],
-    [1, 1, 1],
-    [8, 4, 3],
-    [70, 9, 12],
-  ];
-  for (const [m, k, n] of dims) {
-    for (const transA of [false, true]) {
-      for (const transB of [false, true]) {
-        const a = randn(transA ? [k, m] : [m, k]);
-        const b = randn(transB ? [n, k] : [k, n]);
-        await checkOp("matmul", [a, b], { transA, transB }, 1e-4);
-      }
-    }
+  try {
+    await cases();
+  } finally {
+    gpu!.gemm = before;
   }
-  await checkOp(
-    "matmul",
-    [randn([2, 1, 5, 6]), randn([3, 6, 4])],
-    { transA: false, transB: false },
-    1e-4,
-  );
-  await checkOp(
-    "matmul",
-    [randn([4, 8, 12]), randn([8, 12])],
-    { transA: false, transB: true },
-    1e-4,
-  );
-  await checkOp("matmul", [randn([3, 0]), randn([0, 4])], { transA: false, transB: false });
+}
+
+/** `[M, K, N]` stored as `op(a)` / `op(b)` want them, behind optional batch dimensions. */
+function matmulInputs(
+  [m, k, n]: readonly number[],
+  transA: boolean,
+  transB: boolean,
+  batchA: number[] = [],
+  batchB: number[] = [],
+): In[] {
+  return [
+    randn([...batchA, ...(transA ? [k, m] : [m, k])]),
+    randn([...batchB, ...(transB ? [n, k] : [k, n])]),
+  ];
 }
 
 Deno.test({
   name: "webgpu matmul (register-blocked variant) matches cpu: odd sizes, transposes, batches",
   ...opts,
-  async fn() {
-    const before = gpu!.gemm;
-    try {
-      await matmulCases("register");
-    } finally {
-      gpu!.gemm = before;
-    }
-  },
+  fn: () =>
+    withGemm("register", async () => {
+      // Every combination of vec4 alignment of A, B and C (each is a separate kernel).
+      const dims = [
+        [7, 13, 5],
+        [33, 17, 9],
+        [16, 32, 8],
+        [64, 64, 64],
+        [12, 20, 6],
+        [1, 1, 1],
+        [8, 4, 3],
+        [70, 9, 12],
+      ];
+      for (const d of dims) {
+        for (const transA of [false, true]) {
+          for (const transB of [false, true]) {
+            await checkOp("matmul", matmulInputs(d, transA, transB), { transA, transB }, 1e-4);
+          }
+        }
+      }
+      const plain = { transA: false, transB: false };
+      await checkOp("matmul", [randn([2, 1, 5, 6]), randn([3, 6, 4])], plain, 1e-4);
+      await checkOp(
+        "matmul",
+        [randn([4, 8, 12]), randn([8, 12])],
+        { transA: false, transB: true },
+        1e-4,
+      );
+      await checkOp("matmul", [randn([3, 0]), randn([0, 4])], plain);
+    }),
 });
 
 Deno.test({
   name: "webgpu matmul (shared-memory variant) matches cpu: odd sizes, transposes, batches",
   ...opts,
-  async fn() {
-    const before = gpu!.gemm;
-    try {
-      await matmulCases("shared");
-    } finally {
-      gpu!.gemm = before;
-    }
-  },
+  fn: () =>
+    withGemm("shared", async () => {
+      // The kernel is generated per (transA, transB, batch rank), and compiling one takes 15-30 s
+      // on llvmpipe's GL backend (0.2 s on Vulkan): so one kernel per transposition, with the batch
+      // ranks 0, 1 and 2 spread over them, and every tile edge checked inside each kernel.
+      // Tiles are 64 (M, N) by 16 (K): [M, K, N] below cover one element, two partial M tiles with
+      // a partial K tile after a full one, two partial N tiles with one short K tile, and whole
+      // tiles only (two K tiles, no tail).
+      const dims = [[1, 1, 1], [70, 17, 9], [9, 13, 67], [64, 32, 64]];
+      const layouts: [boolean, boolean, number[], number[]][] = [
+        [false, false, [], []], // rank 0: the common Gemm/MatMul, and its gradients
+        [false, true, [], []],
+        [true, false, [2], []], // rank 1: B broadcast over A's batch
+        [true, true, [2, 1], [3]], // rank 2: [2, 1] with [3] broadcast to [2, 3]
+      ];
+      for (const [transA, transB, batchA, batchB] of layouts) {
+        for (const d of dims) {
+          const ins = matmulInputs(d, transA, transB, batchA, batchB);
+          await checkOp("matmul", ins, { transA, transB }, 1e-4);
+        }
+      }
+      // K = 0: no K tile at all, the output is zeros.
+      await checkOp("matmul", [randn([3, 0]), randn([0, 4])], { transA: false, transB: false });
+    }),
 });
 
 Deno.test({
@@ -486,7 +507,7 @@ Deno.test({
     close(got[0], want[0], 1e-5, "losses");
     close(got[1], want[1], 1e-4, "weights after Adam");
     close(got[2], want[2], 1e-4, "bias after Adam");
-    assert.equal(gpu!.memory().liveBuffers, before, "training leaks no buffers");
+    assertEquals(gpu!.memory().liveBuffers, before, "training leaks no buffers");
   },
 });
 
@@ -502,21 +523,21 @@ Deno.test({
       for (let i = 0; i < 5; i++) t = relu(runOp("add", [t, x], {}));
       return runOp("sum", [t], { axes: [1], keepDims: false });
     });
-    assert.equal(g.memory().liveBuffers, m0.liveBuffers + 2, "only x and the result stay live");
+    assertEquals(g.memory().liveBuffers, m0.liveBuffers + 2, "only x and the result stay live");
     await y.data();
     x.dispose();
     y.dispose();
-    assert.deepEqual(
+    assertEquals(
       [g.memory().liveBuffers, g.memory().liveBytes],
       [m0.liveBuffers, m0.liveBytes],
     );
-    assert.ok(g.memory().peakBytes >= 4000 * 3);
-    assert.ok(g.poolStats().buffers > 0);
+    assert(g.memory().peakBytes >= 4000 * 3);
+    assert(g.poolStats().buffers > 0);
     g.drainPool();
-    assert.deepEqual(g.poolStats(), { buffers: 0, bytes: 0 });
+    assertEquals(g.poolStats(), { buffers: 0, bytes: 0 });
     // released buffers are reused: a second identical run allocates nothing new past the pool
     const z = tidy(() => relu(upload(rnd.normalArray(1000), [1000], g)));
-    assert.equal((await z.data()).length, 1000);
+    assertEquals((await z.data()).length, 1000);
     z.dispose();
   },
 });
@@ -527,11 +548,11 @@ Deno.test({
   async fn() {
     const g = (await createWebGpuBackend({ pool: false }))!;
     const y = tidy(() => relu(runOp("neg", [upload(rnd.normalArray(64), [64], g)], {})));
-    assert.equal(g.memory().liveBuffers, 1);
-    assert.equal((await y.data()).length, 64);
+    assertEquals(g.memory().liveBuffers, 1);
+    assertEquals((await y.data()).length, 64);
     y.dispose();
-    assert.equal(g.memory().liveBuffers, 0);
-    assert.deepEqual(g.poolStats(), { buffers: 0, bytes: 0 });
+    assertEquals(g.memory().liveBuffers, 0);
+    assertEquals(g.poolStats(), { buffers: 0, bytes: 0 });
     g.destroy();
   },
 });
@@ -542,6 +563,6 @@ Deno.test({
   fn() {
     // Runs last: the op tests above add what they checked.
     const missing = OPS.filter((op) => !covered.has(op));
-    assert.deepEqual(missing, []);
+    assertEquals(missing, []);
   },
 });

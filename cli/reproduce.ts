@@ -1,0 +1,245 @@
+/**
+ * `deno task reproduce <paper>…`: runs a paper's cells (and the baselines they are compared
+ * with) on the chosen suites — by default the embedded `proxy` suite — appends one record per
+ * run to `<results>/<paper>.jsonl` (runs already recorded are skipped, so a killed run resumes),
+ * then writes `<out>/<paper>.html`. A run killed part-way continues after its last reconstructed
+ * unit, from a checkpoint kept in `--checkpoints` until its record is written.
+ *
+ * `--iters N` (with `--calib-n N` optionally) runs the `custom` budget: N iterations per
+ * reconstruction unit and the recipe's calibration size (or the one given), for machines where
+ * `quick` is too slow; both are recorded in each run's config, and reports never average runs of
+ * different custom settings. `--set KEY=VALUE` (repeatable, custom budget only) replaces one of
+ * the recipe's hyper-parameters, by the recipe's key (e.g. `--set adaround_lr=0.01`).
+ *
+ * @module
+ */
+import { backendByName } from "../runtime/select.ts";
+import { type JsonValue, PAPERS, PaperSuiteSchema, reproduce } from "../papers/mod.ts";
+import { checkOverride } from "../papers/cells.ts";
+import { assetsRoot } from "./_assets.ts";
+import { writeReports } from "../reports/write.ts";
+import { InputError, parseFlags, run, type TaskSpec, UsageError } from "./_flags.ts";
+import { requireFolder } from "./_input.ts";
+
+/** Budget of the embedded default: see docs/reproduce.md for its wall-clock. */
+export const DEFAULT_BUDGET = "smoke";
+
+/** The flags of `deno task reproduce`. */
+export const SPEC = {
+  name: "reproduce",
+  summary: "run a paper's cells and baselines, append records, write the report " +
+    "(`--dry-run`: list them)",
+  positionals: {
+    name: "paper",
+    help: "the papers to reproduce",
+    required: true,
+    multiple: true,
+    values: Object.keys(PAPERS),
+  },
+  flags: [
+    {
+      name: "suite",
+      type: "string",
+      multiple: true,
+      values: PaperSuiteSchema.options,
+      default: ["proxy"],
+      help: "where the cells run: the embedded Fashion-MNIST proxies, the shared ImageNet " +
+        "models and images, a user's ImageNet, VOC (repeatable)",
+    },
+    {
+      name: "cells",
+      type: "string",
+      multiple: true,
+      placeholder: "SUBSTR",
+      help: "only cells whose id contains this, e.g. mobilenetv2/w2a4/ (repeatable; default: all)",
+    },
+    {
+      name: "budget",
+      type: "string",
+      values: ["smoke", "quick", "paper"],
+      help: `how much compute each run gets (default: ${DEFAULT_BUDGET}; custom when --iters, ` +
+        "--calib-n or --set is given)",
+    },
+    {
+      name: "iters",
+      type: "int",
+      min: 0,
+      placeholder: "N",
+      help: "a custom budget: N iterations per reconstruction unit",
+    },
+    {
+      name: "calib-n",
+      type: "int",
+      min: 1,
+      placeholder: "N",
+      help: "a custom budget's calibration images (default: the recipe's)",
+    },
+    {
+      name: "set",
+      type: "string",
+      multiple: true,
+      placeholder: "KEY=VALUE",
+      help: "a custom budget: replace one recipe setting, by the recipe's key (repeatable)",
+    },
+    {
+      name: "seeds",
+      type: "int",
+      min: 1,
+      placeholder: "N",
+      help: "run at most the first N seeds of each cell (default: the budget's)",
+    },
+    {
+      name: "backend",
+      type: "string",
+      values: ["cpu", "webgpu"],
+      default: "cpu",
+      help: "the runtime backend every tensor of a run lives on",
+    },
+    {
+      name: "results",
+      type: "path",
+      default: "out/results",
+      placeholder: "DIR",
+      help: "the records folder (<paper>.jsonl)",
+    },
+    {
+      name: "out",
+      type: "path",
+      default: "out/reports",
+      placeholder: "DIR",
+      help: "the reports folder (<paper>.html)",
+    },
+    {
+      name: "checkpoints",
+      type: "path",
+      default: "out/checkpoints",
+      placeholder: "DIR",
+      help: "unit checkpoints of unfinished runs",
+    },
+    {
+      name: "assets",
+      type: "path",
+      placeholder: "DIR",
+      help: "the shared assets folder (default: $PTQ_ASSETS, else ../shared/assets)",
+    },
+    {
+      name: "models-dir",
+      type: "path",
+      placeholder: "DIR",
+      help: "the papers' checkpoints exported to ONNX, under the registry's file names",
+    },
+    {
+      name: "imagenet",
+      type: "path",
+      placeholder: "DIR",
+      help: "a user's ImageNet (train/ and val/) for the imagenet suite",
+    },
+    {
+      name: "max-runs",
+      type: "int",
+      min: 1,
+      placeholder: "N",
+      help: "stop after N new runs (default: all)",
+    },
+    { name: "dry-run", type: "boolean", help: "list the planned runs; run nothing" },
+    { name: "no-report", type: "boolean", help: "do not write the HTML report" },
+  ],
+  notes: [
+    "Exit code 0 when every run succeeded, 1 when a run failed or a file or folder is missing, " +
+    "2 on bad arguments (nothing is run or written then).",
+  ],
+} as const satisfies TaskSpec;
+
+/**
+ * `--set KEY=VALUE` flags → the replaced recipe settings (values read as JSON, else as strings),
+ * or undefined when there are none.
+ */
+export function parseSet(flags: readonly string[]): Record<string, JsonValue> | undefined {
+  if (!flags.length) return undefined;
+  const set: Record<string, JsonValue> = {};
+  for (const f of flags) {
+    const m = /^([A-Za-z_][\w.]*)=(.+)$/.exec(f);
+    if (!m) throw new UsageError(`--set takes KEY=VALUE (got "${f}")`);
+    if (m[1] in set) throw new UsageError(`--set ${m[1]} is given twice`);
+    let v: JsonValue;
+    try {
+      v = JSON.parse(m[2]);
+    } catch {
+      v = m[2];
+    }
+    set[m[1]] = v;
+  }
+  return set;
+}
+
+/** Runs `deno task reproduce` with `args`; returns the exit code. */
+export async function main(args: string[]): Promise<number> {
+  const { values: v, positionals } = parseFlags(SPEC, args);
+  const set = parseSet(v.set);
+  const custom = v.iters !== undefined || v["calib-n"] !== undefined || set !== undefined;
+  const budget = v.budget ?? (custom ? "custom" : DEFAULT_BUDGET);
+  const override = custom
+    ? { iters: v.iters as number, calibration: v["calib-n"], ...(set ? { set } : {}) }
+    : undefined;
+  try {
+    checkOverride(budget, override);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const suites = [...new Set(v.suite)];
+  if (suites.includes("imagenet-subset")) {
+    await requireFolder(assetsRoot(v.assets), "assets folder (--assets)");
+  }
+  if (v["models-dir"]) await requireFolder(v["models-dir"], "--models-dir");
+  if (v.imagenet) await requireFolder(v.imagenet, "--imagenet");
+  // Fails early, with the reason, where the backend is unknown or has no adapter.
+  try {
+    await backendByName(v.backend);
+  } catch (e) {
+    throw new InputError(`--backend ${v.backend}: ${(e as Error).message}`);
+  }
+  let failed = 0;
+  const start = performance.now();
+  // Every progress line carries the seconds since the command started.
+  const log = (m: string) =>
+    console.error(`[${((performance.now() - start) / 1000).toFixed(1)} s] ${m}`);
+  for (const paper of positionals) {
+    const t0 = performance.now();
+    const s = await reproduce({
+      paper,
+      log,
+      suites,
+      cells: v.cells,
+      budget,
+      override,
+      seeds: v.seeds,
+      resultsDir: v.results,
+      checkpointDir: v.checkpoints,
+      backend: v.backend,
+      assetsDir: v.assets,
+      modelsDir: v["models-dir"],
+      imagenetDir: v.imagenet,
+      maxRuns: v["max-runs"],
+      dryRun: v["dry-run"],
+    });
+    if (v["dry-run"]) continue;
+    failed += s.failed.length;
+    console.error(
+      `${paper}: ${s.ran} new runs, ${s.alreadyRecorded} already recorded, ` +
+        `${s.failed.length} failed, ${((performance.now() - t0) / 1000).toFixed(0)} s; ` +
+        `records in ${s.resultsFile}`,
+    );
+    if (!v["no-report"] && s.ran + s.alreadyRecorded > 0) {
+      const written = await writeReports({
+        papers: [paper],
+        resultsDir: v.results,
+        outDir: v.out,
+        skips: s.skips,
+      });
+      for (const w of written) console.log(`report: ${w}`);
+    }
+  }
+  return failed ? 1 : 0;
+}
+
+if (import.meta.main) Deno.exit(await run(SPEC, main, Deno.args));

@@ -1,0 +1,14 @@
+/**
+ * The paper registry: every paper module, by id, in one literal object (no registration by
+ * import side effect). Adding a paper is its folder `papers/<id>/` plus one line here.
+ *
+ * @module
+ */
+import type { Paper } from "./cells.ts";
+import { mrecg } from "./mrecg/mod.ts";
+import { pdquant } from "./pdquant/mod.ts";
+
+export { mrecg, pdquant };
+
+/** Every paper module, by id. */
+export const PAPERS: Readonly<Record<string, Paper>> = { pdquant, mrecg };
