@@ -21,7 +21,7 @@ import {
   parseConfig,
 } from "../methods/mod.ts";
 import { ImageNetDataset } from "../datasets/mod.ts";
-import { resolveModelInput } from "../models/mod.ts";
+import { MODELS, resolveModelInput } from "../models/mod.ts";
 import {
   type BudgetName,
   BUDGETS,
@@ -198,23 +198,55 @@ export async function planQuantize(args: string[]): Promise<{ run: RunSpec; out:
   const { values: v } = parseFlags(SPEC, args);
   const custom = v.iters !== undefined || v["calib-n"] !== undefined;
   if (custom && v.budget !== undefined) {
-    throw new UsageError(
-      `--iters / --calib-n make a custom budget; drop --budget ${v.budget}`,
-    );
+    throw new UsageError(`--iters / --calib-n make a custom budget; drop --budget ${v.budget}`);
   }
   const budget: BudgetName = custom ? "custom" : v.budget ?? "quick";
-  const methodConfig = parseMethodConfig(v.config);
-  let input;
+  const override = custom ? { iters: v.iters as number, calibration: v["calib-n"] } : undefined;
   try {
-    input = resolveModelInput(v.model, v.size?.toString(), v["calib-preprocess"]);
+    checkOverride(budget, override);
   } catch (e) {
-    throw new UsageError(`--model ${v.model}: ${(e as Error).message}`);
+    throw new UsageError((e as Error).message);
+  }
+  // Everything the command line alone decides is checked before any file is looked at.
+  const method = methodById(v.method);
+  const methodConfig = parseMethodConfig(v.config);
+  const B = BUDGETS[budget];
+  const iters = override ? override.iters : B.iters(OFFICIAL_ITERS);
+  const wanted = override?.calibration ??
+    Math.min(OFFICIAL_CALIBRATION, B.calibrationMax ?? Infinity);
+  const checkConfig = (n: number) => {
+    const config: Record<string, JsonValue> = { w_bits: v.w, a_bits: v.a, iters, calib_n: n };
+    try {
+      parseConfig(method.config, {
+        ...methodConfigFromRecipe(method, config, v.seed),
+        ...methodConfig,
+      }, method.id);
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+    return config;
+  };
+  checkConfig(wanted);
+  if (!v.model.endsWith(".onnx") && !(v.model in MODELS)) {
+    throw new UsageError(
+      `--model ${v.model}: not a registry name (${
+        Object.keys(MODELS).join(", ")
+      }) or an .onnx file`,
+    );
   }
   const root = assetsRoot(v.assets);
   const calibDir = v.calib ?? `${root}/imagenet/calib1000_one_per_class_256px`;
   const evalDir = v.data ?? `${root}/imagenet/ilsvrc2012_val_subset1300_227px`;
   await requireFolder(calibDir, "calibration folder (--calib)");
   await requireFolder(evalDir, "evaluation folder (--data)");
+  let input;
+  try {
+    input = resolveModelInput(v.model, v.size?.toString(), v["calib-preprocess"]);
+  } catch (e) {
+    // A preprocessing that cannot apply is the command line's fault; a missing file is not.
+    const message = `--model ${v.model}: ${(e as Error).message}`;
+    throw e instanceof RangeError ? new UsageError(message) : new InputError(message);
+  }
   try {
     await Deno.stat(input.path);
   } catch {
@@ -226,28 +258,8 @@ export async function planQuantize(args: string[]): Promise<{ run: RunSpec; out:
   } catch (e) {
     throw new InputError(`calibration folder ${calibDir}: ${(e as Error).message}`);
   }
-  const B = BUDGETS[budget];
-  const override = custom ? { iters: v.iters as number, calibration: v["calib-n"] } : undefined;
-  try {
-    checkOverride(budget, override);
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
-  const iters = override ? override.iters : B.iters(OFFICIAL_ITERS);
-  const n = Math.min(
-    override?.calibration ?? Math.min(OFFICIAL_CALIBRATION, B.calibrationMax ?? Infinity),
-    available,
-  );
-  const method = methodById(v.method);
-  const config: Record<string, JsonValue> = { w_bits: v.w, a_bits: v.a, iters, calib_n: n };
-  try {
-    parseConfig(method.config, {
-      ...methodConfigFromRecipe(method, config, v.seed),
-      ...methodConfig,
-    }, method.id);
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
+  const n = Math.min(wanted, available);
+  const config = checkConfig(n);
   const spec = {
     paper: "adhoc",
     cell: `adhoc/${input.name}/w${v.w}a${v.a}/${method.id}`,
