@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { PAPERS, readRecords, resultsPath } from "../papers/mod.ts";
+import { PAPERS, readPaperRecords, resultsPath } from "../papers/mod.ts";
 import { writeReports, type WriteReportsOptions } from "../reports/write.ts";
 import { InputError, parseFlags, run, type TaskSpec } from "./_flags.ts";
 import { parseInput, readInputJson, requireFolder } from "./_input.ts";
@@ -90,7 +90,7 @@ export async function main(args: string[]): Promise<number> {
   const papers: string[] = [];
   for (const id of named ? positionals : Object.keys(PAPERS)) {
     const path = resultsPath(id, v.results);
-    const { records } = await parseInput(path, () => readRecords(path));
+    const { records } = await parseInput(path, () => readPaperRecords(v.results, id));
     if (records.length) papers.push(id);
     else if (named) {
       throw new InputError(

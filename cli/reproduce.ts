@@ -14,7 +14,14 @@
  * @module
  */
 import { backendByName } from "../runtime/select.ts";
-import { type JsonValue, PAPERS, PaperSuiteSchema, reproduce } from "../papers/mod.ts";
+import {
+  type JsonValue,
+  PAPERS,
+  PaperSuiteSchema,
+  parseShard,
+  reproduce,
+  type ReproduceOptions,
+} from "../papers/mod.ts";
 import { checkOverride } from "../papers/cells.ts";
 import { assetsRoot } from "./_assets.ts";
 import { writeReports } from "../reports/write.ts";
@@ -141,7 +148,18 @@ export const SPEC = {
       placeholder: "N",
       help: "stop after N new runs (default: all)",
     },
-    { name: "dry-run", type: "boolean", help: "list the planned runs; run nothing" },
+    {
+      name: "shard",
+      type: "string",
+      placeholder: "I/N",
+      help: "run only the I-th of N parts of the plan (balanced by expected cost; the same " +
+        "partition on every machine), recording to <paper>.shard-I-of-N.jsonl",
+    },
+    {
+      name: "dry-run",
+      type: "boolean",
+      help: "list the planned runs with their estimated time; run nothing",
+    },
     { name: "no-report", type: "boolean", help: "do not write the HTML report" },
   ],
   notes: [
@@ -172,9 +190,16 @@ export function parseSet(flags: readonly string[]): Record<string, JsonValue> | 
   return set;
 }
 
-/** Runs `deno task reproduce` with `args`; returns the exit code. */
-export async function main(args: string[]): Promise<number> {
-  const { values: v, positionals } = parseFlags(SPEC, args);
+/** The parsed flags of `deno task reproduce`. */
+export type ReproduceFlags = ReturnType<typeof parseFlags<typeof SPEC>>["values"];
+
+/**
+ * What the flags ask of `reproduce()` for one paper (everything but the paper, the log and the
+ * run limits), checked: bad combinations are UsageErrors, missing folders InputErrors.
+ */
+export async function reproduceOptions(
+  v: Omit<ReproduceFlags, "dry-run" | "no-report" | "max-runs">,
+): Promise<Omit<ReproduceOptions, "paper">> {
   const set = parseSet(v.set);
   const custom = v.iters !== undefined || v["calib-n"] !== undefined || set !== undefined;
   const budget = v.budget ?? (custom ? "custom" : DEFAULT_BUDGET);
@@ -186,12 +211,38 @@ export async function main(args: string[]): Promise<number> {
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
+  let shard;
+  try {
+    shard = v.shard === undefined ? undefined : parseShard(v.shard);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
   const suites = [...new Set(v.suite)];
   if (suites.includes("imagenet-subset")) {
     await requireFolder(assetsRoot(v.assets), "assets folder (--assets)");
   }
   if (v["models-dir"]) await requireFolder(v["models-dir"], "--models-dir");
   if (v.imagenet) await requireFolder(v.imagenet, "--imagenet");
+  return {
+    suites,
+    cells: v.cells,
+    budget,
+    override,
+    seeds: v.seeds,
+    resultsDir: v.results,
+    checkpointDir: v.checkpoints,
+    backend: v.backend,
+    assetsDir: v.assets,
+    modelsDir: v["models-dir"],
+    imagenetDir: v.imagenet,
+    shard,
+  };
+}
+
+/** Runs `deno task reproduce` with `args`; returns the exit code. */
+export async function main(args: string[]): Promise<number> {
+  const { values: v, positionals } = parseFlags(SPEC, args);
+  const options = await reproduceOptions(v);
   // Fails early, with the reason, where the backend is unknown or has no adapter.
   try {
     await backendByName(v.backend);
@@ -206,19 +257,9 @@ export async function main(args: string[]): Promise<number> {
   for (const paper of positionals) {
     const t0 = performance.now();
     const s = await reproduce({
+      ...options,
       paper,
       log,
-      suites,
-      cells: v.cells,
-      budget,
-      override,
-      seeds: v.seeds,
-      resultsDir: v.results,
-      checkpointDir: v.checkpoints,
-      backend: v.backend,
-      assetsDir: v.assets,
-      modelsDir: v["models-dir"],
-      imagenetDir: v.imagenet,
       maxRuns: v["max-runs"],
       dryRun: v["dry-run"],
     });

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { PAPERS, readRecords, resultsPath } from "../papers/mod.ts";
+import { PAPERS, readPaperRecords, resultsPath } from "../papers/mod.ts";
 import { recordsMarkdown } from "../reports/markdown.ts";
 import { InputError, parseFlags, run, type TaskSpec } from "./_flags.ts";
 import { parseInput, requireFolder } from "./_input.ts";
@@ -42,8 +42,8 @@ export async function main(args: string[]): Promise<number> {
   const parts: string[] = [];
   for (const paper of papers) {
     const path = resultsPath(paper, v.results);
-    const { records, torn } = await parseInput(path, () => readRecords(path));
-    if (torn) console.error(`summary: ${path}:${torn.line}: torn last line skipped`);
+    const { records, torn } = await parseInput(path, () => readPaperRecords(v.results, paper));
+    for (const t of torn) console.error(`summary: ${t.file}:${t.line}: torn last line skipped`);
     if (!records.length) {
       throw new InputError(
         `no records for ${paper} in ${path}: run \`deno task reproduce ${paper}\` first`,

@@ -9,6 +9,8 @@ import type { TaskSpec } from "./_flags.ts";
 import { SPEC as REPRODUCE } from "./reproduce.ts";
 import { SPEC as QUANTIZE } from "./quantize.ts";
 import { SPEC as REPORT } from "./report.ts";
+import { SPEC as SLURM } from "./slurm.ts";
+import { SPEC as SLURM_STATUS } from "./slurm_status.ts";
 import { SPEC as ERROR_PROFILE } from "./error_profile.ts";
 import { SPEC as TABLE } from "./table.ts";
 import { SPEC as SUMMARY } from "./summary.ts";
@@ -26,6 +28,8 @@ import { SPEC as BENCH_DECODE } from "./bench_decode.ts";
 export const TASKS: readonly TaskSpec[] = [
   REPRODUCE,
   REPORT,
+  SLURM,
+  SLURM_STATUS,
   QUANTIZE,
   ERROR_PROFILE,
   TABLE,

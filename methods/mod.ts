@@ -69,7 +69,12 @@ export {
   RECON_KEYS,
   to,
 } from "./_quant/recipe_keys.ts";
-export { type CheckpointSpec, removeCheckpoint, type Segment } from "./_quant/checkpoint.ts";
+export {
+  checkpointProgress,
+  type CheckpointSpec,
+  removeCheckpoint,
+  type Segment,
+} from "./_quant/checkpoint.ts";
 export { QuantModel } from "./_quant/quantized_model.ts";
 export { type ReconHooks, type ReconOptions, reconstruct } from "./_quant/recon.ts";
 export { toQdqOnnx } from "./_quant/qdq.ts";

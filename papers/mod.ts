@@ -17,7 +17,20 @@ export * from "./record.ts";
 export { definePaper, type PaperParts } from "./paper.ts";
 export { mrecg, PAPERS, pdquant } from "./registry.ts";
 export {
+  type CostEstimate,
+  estimateCosts,
+  paperRecordFiles,
+  type PaperRecords,
+  parseShard,
+  partition,
+  readPaperRecords,
+  type Shard,
+  shardFile,
+  type ShardPlan,
+} from "./shard.ts";
+export {
   executeRun,
+  formatDuration,
   gitCommit,
   ortAccuracy,
   paperOf,

@@ -35,7 +35,6 @@ import {
 import {
   appendRecord,
   type JsonValue,
-  readRecords,
   type ResultRecord,
   resultsPath,
   runKey,
@@ -43,8 +42,22 @@ import {
 import type { BudgetName, Suite } from "./schema.ts";
 import { PAPERS } from "./registry.ts";
 import { type HostBatch, type SuiteInputs, suiteInputs, type SuitePaths } from "./suites.ts";
+import {
+  estimateCosts,
+  partition,
+  readPaperRecords,
+  type Shard,
+  shardFile,
+} from "./shard.ts";
 
 export { ortAccuracy };
+
+/** A duration as people read it: "45 s", "12 min", "3.4 h". */
+export function formatDuration(seconds: number): string {
+  if (seconds < 90) return `${Math.round(seconds)} s`;
+  if (seconds < 5400) return `${Math.round(seconds / 60)} min`;
+  return `${(seconds / 3600).toFixed(1)} h`;
+}
 
 /** Options of {@linkcode reproduce}. */
 export interface ReproduceOptions extends SuitePaths {
@@ -73,6 +86,8 @@ export interface ReproduceOptions extends SuitePaths {
   maxRuns?: number;
   /** List the planned runs (recorded or to run) and the cells that cannot run; run nothing. */
   dryRun?: boolean;
+  /** Run only this part of the plan (`papers/shard.ts`), recording to its own file. */
+  shard?: Shard;
 }
 
 /** Why a cell did not run in a suite. */
@@ -409,11 +424,20 @@ export async function reproduce(o: ReproduceOptions): Promise<ReproduceSummary> 
   const budget = o.budget ?? "smoke";
   const suites = o.suites ?? ["proxy"];
   const paper = paperOf(o.paper);
-  const { runs, skips } = planPaper(paper, suites, budget, o.cells, o.seeds, o.override);
-  const file = resultsPath(paper.meta.id, o.resultsDir);
+  const plan = planPaper(paper, suites, budget, o.cells, o.seeds, o.override);
+  const { skips } = plan;
+  const resultsDir = o.resultsDir ?? "out/results";
   const checkpointDir = o.checkpointDir ?? "out/checkpoints";
-  await Deno.mkdir(file.replace(/\/[^/]*$/, ""), { recursive: true });
-  const { records: stored } = await readRecords(file);
+  // Every file of the paper counts as recorded: the main one and every shard's.
+  const { records: stored, files } = await readPaperRecords(resultsDir, paper.meta.id);
+  const costs = estimateCosts(plan.runs, stored);
+  const runs = o.shard
+    ? partition(plan.runs, costs, o.shard.count, runComputationKey)[o.shard.index - 1].runs
+    : plan.runs;
+  const file = o.shard
+    ? shardFile(resultsDir, paper.meta.id, o.shard)
+    : resultsPath(paper.meta.id, resultsDir);
+  if (!o.dryRun) await Deno.mkdir(file.replace(/\/[^/]*$/, "") || ".", { recursive: true });
   const done = new Set(stored.map(runKey));
   // Two cells can plan the very same computation (ResNet-18 and ResNet-50 recipes on the one
   // ResNet proxy): it runs once, and the other cell gets a copy of the record that says so.
@@ -434,16 +458,29 @@ export async function reproduce(o: ReproduceOptions): Promise<ReproduceSummary> 
     );
   }
   const todo = runs.filter((r) => !done.has(r.key));
+  const part = o.shard ? ` (shard ${o.shard.index}/${o.shard.count} of ${plan.runs.length})` : "";
   log(
-    `${paper.meta.id}: ${runs.length} runs planned in ${suites.join(", ")} (budget ${
+    `${paper.meta.id}: ${runs.length} runs planned${part} in ${suites.join(", ")} (budget ${
       budgetText(budget, o.override)
-    }); ` +
-      `${
-        runs.length - todo.length
-      } already recorded in ${file}; ${skips.length} cell/suite pairs cannot run here`,
+    }); ${runs.length - todo.length} already recorded in ${
+      files.length ? files.join(", ") : file
+    }; ${skips.length} cell/suite pairs cannot run here; records go to ${file}`,
   );
   if (o.dryRun) {
-    for (const r of runs) log(`  ${done.has(r.key) ? "recorded" : "to run  "} ${r.key}`);
+    // For the display every record counts (a recorded run shows what it took).
+    const shown = estimateCosts(runs, stored, false);
+    for (const r of runs) {
+      const c = shown.get(r.key)!;
+      const est = c.seconds === null ? "time unknown" : `~${formatDuration(c.seconds)}`;
+      log(`  ${done.has(r.key) ? "recorded" : "to run  "} ${r.key}  (${est}, ${c.basis})`);
+    }
+    const left = todo.map((r) => shown.get(r.key)!.seconds);
+    log(
+      `  ${todo.length} to run: ` +
+        (left.every((x) => x !== null)
+          ? `~${formatDuration(left.reduce((a, b) => a! + b!, 0)!)} in all`
+          : "no recorded run of the same kind gives a time scale yet"),
+    );
     for (const k of skips) log(`  cannot run ${k.cell} in ${k.suite}: ${k.reason}`);
   }
   const summary: ReproduceSummary = {

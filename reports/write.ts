@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { type PaperMeta, PAPERS, readRecords, resultsPath } from "../papers/mod.ts";
+import { type PaperMeta, PAPERS, readPaperRecords } from "../papers/mod.ts";
 import { renderHtml } from "./html.ts";
 import { buildView, type Tolerances, type ViewOptions } from "./view.ts";
 
@@ -33,11 +33,11 @@ export async function writeReports(opts: WriteReportsOptions = {}): Promise<stri
     if (!paper) {
       throw new RangeError(`Unknown paper "${id}": known papers are ${Object.keys(PAPERS)}`);
     }
-    const path = resultsPath(id, opts.resultsDir);
-    const { records, torn } = await readRecords(path);
-    const warnings = torn
-      ? [`${path}:${torn.line}: a torn last line was skipped (${torn.reason})`]
-      : [];
+    // The paper's main records file and every shard's (a run key in two files is refused).
+    const { records, torn } = await readPaperRecords(opts.resultsDir ?? "out/results", id);
+    const warnings = torn.map((t) =>
+      `${t.file}:${t.line}: a torn last line was skipped (${t.reason})`
+    );
     const view = buildView(paper, records, {
       generated: opts.generated ?? new Date().toISOString(),
       tolerances: opts.tolerances,

@@ -229,3 +229,19 @@ export async function removeCheckpoint(spec: CheckpointSpec): Promise<void> {
     if (!(e instanceof Deno.errors.NotFound)) throw e;
   }
 }
+
+/**
+ * How far the run behind a checkpoint got, without loading it: finished units and when the
+ * checkpoint was last written; null when there is none (for progress displays).
+ */
+export async function checkpointProgress(
+  spec: Pick<CheckpointSpec, "dir" | "key">,
+): Promise<{ unitsDone: number; written: Date | null } | null> {
+  const p = paths(spec as CheckpointSpec);
+  try {
+    const [text, info] = await Promise.all([Deno.readTextFile(p.json), Deno.stat(p.json)]);
+    return { unitsDone: (JSON.parse(text) as Saved).unitsDone, written: info.mtime };
+  } catch {
+    return null;
+  }
+}
