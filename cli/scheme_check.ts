@@ -1,7 +1,7 @@
 /**
  * `deno task scheme-check`: does MRECG's top-k capacity-differential choice reproduce the official
- * MobileNetV2 merge scheme ({@linkcode schemeCheck})? Prints the data-free ModCap of every graph
- * unit, the relative differentials of adjacent units, the top-k pairs (or the pairs of `--groups`,
+ * MobileNetV2 merge scheme ({@linkcode schemeCheck})? Prints the data-free ModCap of every unit
+ * (the official code's 18), the relative differentials of adjacent units, the top-k pairs (or the pairs of `--groups`,
  * the merges a data-dependent MRECG run logged), the official scheme's pairs, the overlap, and the
  * overlap expected by chance.
  *
@@ -34,14 +34,15 @@ export const SPEC = {
       name: "groups",
       type: "string",
       placeholder: "I+J[+…],…",
-      help: "compare these merged groups instead (graph-unit indices from 0, as an MRECG run " +
+      help: "compare these merged groups instead (unit indices from 0, as an MRECG run " +
         "logs them, e.g. 1+2+3,10+11)",
     },
   ],
   notes: [
-    "The official scheme [1, 2, (3,3), 4, (5,5), 6, (7,7,7), (8,8,8), 9, (10,10), 11] is read as " +
-    "18 units, the stem and 17 inverted residuals; pairs are compared in inverted-residual " +
-    "indices (IR0 is the first inverted residual).",
+    "The official scheme [1, 2, (3,3), 4, (5,5), 6, (7,7,7), (8,8,8), 9, (10,10), 11] counts the " +
+    "official code's 18 units: the stem with IR0, IR1 … IR16, the last conv with the " +
+    "classifier; pairs are named by inverted-residual indices (IR0 is the first inverted " +
+    "residual).",
   ],
 } as const satisfies TaskSpec;
 
@@ -59,7 +60,10 @@ export async function main(args: string[]): Promise<number> {
   const graph = await loadModelArg(v.model);
   const r = schemeCheck(graph, { k: v.k, groups });
   const fmt = (ps: number[]) => ps.map((p) => `IR${p}+IR${p + 1}`).join(", ");
-  console.log(`${v.model}: ${r.units} graph units, ${r.invertedResiduals} inverted residuals`);
+  console.log(
+    `${v.model}: ${r.units} units (official partition; ${r.graphUnits} graph blocks), ` +
+      `${r.invertedResiduals} inverted residuals`,
+  );
   console.log(`data-free ModCap: ${r.capacities.map((c) => Math.round(c)).join(" ")}`);
   console.log(
     `relative differentials: ${

@@ -32,8 +32,8 @@ Deno.test({
   async fn() {
     const r = await runTask(SPEC, main, []);
     assertEquals(r.code, 0, r.err);
-    assert(r.out.includes("17 inverted residuals"), r.out);
-    assert(r.out.includes("in common: 2 of 7 (IR1+IR2, IR10+IR11)"), r.out);
-    assert(r.out.includes("3.06 in common expected, P(≥ 2) = 0.95"), r.out);
+    assert(r.out.includes("18 units (official partition; 20 graph blocks)"), r.out);
+    assert(r.out.includes("in common: 2 of 7 (IR5+IR6, IR15+IR16)"), r.out);
+    assert(r.out.includes("3.27 in common expected, P(≥ 2) = 0.97"), r.out);
   },
 });

@@ -4,13 +4,14 @@
  * @example
  * ```ts
  * import { METHODS } from "./mod.ts";
- * console.log(Object.keys(METHODS)); // ["rtn", "adaround", "brecq", "qdrop", "pdquant", "mrecg"]
+ * console.log(Object.keys(METHODS)); // ["rtn", "adaround", "brecq", "brecq-joint", "qdrop", "pdquant", "mrecg"]
  * ```
  *
  * @module
  */
 import { adaround } from "./adaround.ts";
 import { brecq } from "./brecq.ts";
+import { brecqJoint } from "./brecq_joint.ts";
 import { mrecg } from "./mrecg.ts";
 import { pdquant } from "./pdquant.ts";
 import { qdrop } from "./qdrop.ts";
@@ -23,6 +24,7 @@ export const METHODS = {
   rtn,
   adaround,
   brecq,
+  "brecq-joint": brecqJoint,
   qdrop,
   pdquant,
   mrecg,

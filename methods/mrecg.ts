@@ -8,6 +8,14 @@
  * units**: the adjacent units whose module capacities (ModCap) differ most are merged, top-k, and
  * reconstructed jointly; every other unit keeps the base granularity.
  *
+ * Units (`partition: "official"`, the default) are those of the official code
+ * ({@linkcode mqbenchUnits}: `extract_block` in `MRECG.py`): residual blocks, and the other layers
+ * chained up to three at a time until an output forks. Those are the units the official schemes
+ * count: ResNet-18 10, ResNet-50 18, MobileNetV2 18 (stem + first inverted residual as one unit,
+ * 16 inverted residuals, last conv + classifier as one), RegNetX-600MF 18 — each scheme's total
+ * length. `partition: "graph"` uses the harness's graph-derived blocks (`blockUnits`; MobileNetV2:
+ * 20) instead.
+ *
  * ModCap as implemented here (the paper body was not available; a secondary summary of the paper
  * is all we had):
  * - **data-dependent** (default): the squared Frobenius norm of the unit's output difference
@@ -28,6 +36,9 @@
  *   in the official scheme when one is given and fits the graph's units (ResNet-18 2,
  *   ResNet-50 4, MobileNetV2 7, RegNetX-600MF 4), else `round(0.3 × candidate pairs)` (the
  *   official k's are 27–44 % of the adjacent pairs).
+ * - `capacity: "scheme-where-it-fits"` (default) applies the official merge scheme when one is
+ *   given and its length equals the model's unit count, as the official code applies it, and
+ *   chooses merges by data-dependent capacity otherwise (the proxies).
  * - `capacity: "scheme"` applies an official merge scheme instead (`[1, 2, [3, 3], …]`: an
  *   integer is a unit, a list of length L merges L consecutive units); when a scheme is given
  *   with another capacity mode, the run records how well the chosen merges match it.
@@ -42,7 +53,7 @@ import type { Graph, Unit } from "../models/graph.ts";
 import { type Method, type MethodContext, parseConfig, reconFields } from "./_quant/config.ts";
 import { runBaseline } from "./_quant/baseline.ts";
 import { DROP_KEYS, RECON_KEYS, to } from "./_quant/recipe_keys.ts";
-import { blockUnits, mergeUnits } from "./_quant/units.ts";
+import { blockUnits, mergeUnits, mqbenchUnits } from "./_quant/units.ts";
 
 const SchemeEntry = z.union([z.number().int(), z.array(z.number().int()).min(2)]);
 
@@ -51,15 +62,27 @@ const config = z.object({
   /** The base method: BRECQ (no dropping) or QDrop. */
   base: z.enum(["brecq", "qdrop"]).default("qdrop"),
   /** How merges are chosen. */
-  capacity: z.enum(["data-dependent", "data-free", "scheme"]).default("data-dependent"),
+  capacity: z.enum(["scheme-where-it-fits", "data-dependent", "data-free", "scheme"]).default(
+    "scheme-where-it-fits",
+  ),
   /** Number of adjacent-pair merges (default: see the module doc). */
   k: z.number().int().nonnegative().optional(),
   /** An official merge scheme (applied with `capacity: "scheme"`, compared against otherwise). */
   scheme: z.array(SchemeEntry).optional(),
+  /** The units merges are made of: the official code's (default) or the graph-derived blocks. */
+  partition: z.enum(["official", "graph"]).default("official"),
   /** QDrop knobs (used when `base` is qdrop). */
   dropProb: z.number().min(0).max(1).default(0.5),
   inputMixProb: z.number().min(0).max(1).default(0.5),
 }).strict();
+
+/**
+ * The units MRECG merges: the official code's partition ({@linkcode mqbenchUnits}, the default)
+ * or the graph-derived blocks (`"graph"`).
+ */
+export function mrecgUnits(graph: Graph, partition: "official" | "graph" = "official"): Unit[] {
+  return partition === "official" ? mqbenchUnits(graph) : blockUnits(graph);
+}
 
 /** Groups of unit indices from an official scheme, or an error naming the mismatch. */
 export function schemeGroups(scheme: (number | number[])[], units: number): number[][] {
@@ -146,14 +169,23 @@ export const mrecg: Method<typeof config> = {
   config,
   deviations: [
     "The ModCap formulas and the differential normalisation are ptq-bench's reconstruction (see above), not the paper's (unavailable); the data-dependent variant is measured with RTN quantizers on quantized-model inputs, the loss each unit starts from in reconstruction.",
-    "Calibration follows the recipe (4,096 images at batch 256 for the official configs) scaled by the budget; units come from the graph structure, so official schemes apply only where the unit count matches the official model's.",
-    "The official code folds BN after each unit (fused ConvBn modules with frozen BN); here BN is folded up front, which gives the same folded weights to quantize.",
+    "Calibration follows the recipe (4,096 images at batch 256 for the official configs) scaled by the budget.",
+    "Units follow the official partition (residual blocks; other layers chained, at most three, until an output forks), computed on the ONNX graph rather than on MQBench's FX graph with its hard-coded `add` node names: the layers in each unit are the same, non-layer ops (pooling, reshapes) may sit in the next unit. An official scheme applies only where its total length equals the model's unit count (the four official models; not the proxies, whose top-k merges are chosen by capacity).",
+    "The official Academic backend does not fuse BN (it stays a float op after the quantized conv; the fused-ConvBn branch of `subgraph_reconstruction` is never reached); folding up front is equivalent for per-channel weights.",
+    "Weight grids: MQBench's MSEObserver shrinks each channel's [min, max] over 80 factors (activations: 95 factors per tensor, EMA 0.9 over 16 batches); ptq-bench uses QDrop's 2-D L_p search.",
+    "MQBench's Academic backend quantizes layer inputs: the network's input image is fake-quantized at 8 bits and the classifier's 8-bit quantizer sits after global pooling; ptq-bench leaves the image in float and quantizes before pooling.",
+    "Each iteration draws 256 (ResNet-50: 128) images afresh from the whole calibration set; the official code picks one of its 16 fixed cached loader batches.",
+    "The official scheme is applied where its length equals the model's unit count (the four official models); on the proxies, whose units differ, the merges are chosen by ptq-bench's data-dependent ModCap with the scheme's k, and the record gives their overlap with the scheme (`schemeMatch`).",
+    "The rounding regularizer switches on at 0-based iteration warmup·iters and β lags the official 1-based counter by one iteration (β ends at ≈ 2.001, not 2).",
+    "Calibration images are a seeded sample in the model's evaluation preprocessing; the official codes take the first N images of a shuffled train loader with RandomResizedCrop(224) and horizontal flip.",
+    "Activation ranges are initialised unit by unit on the quantized model's stream (PD-Quant's way); QDrop's code initialises every observer at once on the FP model, MRECG's with an EMA-MSE over 16 × 256 FP batches (likely to matter at A2/A3).",
+    "Biases of quantized layers are rounded to the int32 grid s_x·s_w[c] in the simulator and the export, as onnxruntime's fused integer kernels (and every integer backend) do, so that the simulated model equals the deployed one; the official PyTorch codes keep float biases.",
   ],
   recipeKeys: { ...RECON_KEYS, ...DROP_KEYS, base: to("base"), scheme: to("scheme") },
   async run(ctx: MethodContext, raw) {
     const c = parseConfig(config, raw, "mrecg");
     const log = ctx.log ?? (() => {});
-    const units = blockUnits(ctx.graph);
+    const units = mrecgUnits(ctx.graph, c.partition);
     const drop = c.base === "qdrop"
       ? { dropProb: c.dropProb, inputMixProb: c.inputMixProb }
       : { dropProb: 0, inputMixProb: 1 };
@@ -169,7 +201,14 @@ export const mrecg: Method<typeof config> = {
         log(`official scheme not applicable: ${(e as Error).message}`);
       }
     }
-    if (c.capacity === "scheme") {
+    // The official code applies its scheme as given; where it does not fit the model's units
+    // (the proxies), the merges are chosen by data-dependent capacity.
+    const useScheme = c.capacity === "scheme" ||
+      (c.capacity === "scheme-where-it-fits" && official !== null);
+    const mode = c.capacity === "scheme-where-it-fits"
+      ? (useScheme ? "scheme" : "data-dependent")
+      : c.capacity;
+    if (useScheme) {
       if (!official) throw new TypeError("mrecg: capacity 'scheme' needs a `scheme`");
       groups = official;
     } else {
@@ -189,6 +228,7 @@ export const mrecg: Method<typeof config> = {
           dropProb: 0,
           inputMixProb: 1,
           noOptimisation: true,
+          units: () => units,
         });
         capacities = probe.units.map((u) => u.lossBefore);
         probe.model.dispose?.();
@@ -203,7 +243,8 @@ export const mrecg: Method<typeof config> = {
     }
     const merged = mergeUnits(ctx.graph, units, groups);
     log(
-      `MRECG (${c.capacity}, base ${c.base}): ${units.length} units -> ${merged.length} ` +
+      `MRECG (${mode}, base ${c.base}, ${c.partition} units): ${units.length} units -> ` +
+        `${merged.length} ` +
         `(${groups.filter((g) => g.length > 1).map((g) => g.join("+")).join(", ") || "no merges"})`,
     );
     const res = await runBaseline(ctx, c, {
@@ -214,14 +255,16 @@ export const mrecg: Method<typeof config> = {
       units: () => merged,
     });
     let match: { official: number; chosen: number; common: number } | null = null;
-    if (official && c.capacity !== "scheme") {
+    if (official && !useScheme) {
       const a = pairsOf(official), b = pairsOf(groups);
       match = { official: a.size, chosen: b.size, common: [...b].filter((p) => a.has(p)).length };
     }
     res.config = {
       ...res.config,
       base: c.base,
-      capacity: c.capacity,
+      capacity: mode,
+      capacityChoice: c.capacity,
+      partition: c.partition,
       units: units.map((u) => u.name),
       capacities,
       differentials: diffs,

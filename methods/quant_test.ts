@@ -124,8 +124,8 @@ Deno.test("rtn keeps weights on the per-channel grid and W8A8 stays close to FP"
   assertOnGrid(r4.model);
 });
 
-Deno.test("adaround, brecq and qdrop keep weights on the grid and reconstruct each unit no worse than rtn", async () => {
-  for (const id of ["adaround", "brecq", "qdrop"] as const) {
+Deno.test("adaround, brecq, brecq-joint and qdrop keep weights on the grid and reconstruct each unit no worse than rtn", async () => {
+  for (const id of ["adaround", "brecq", "brecq-joint", "qdrop"] as const) {
     const r = await runM(id, { wBits: 4, aBits: 4, iters: 40 });
     assertOnGrid(r.model);
     // lossBefore is the unit with nearest rounding and observer-initialised steps (RTN) on the

@@ -33,6 +33,10 @@ export const rtn: Method<typeof config> = {
   deviations: [
     '"RTN" has no single paper; this is the initialisation BRECQ/QDrop/PD-Quant start from (their `init mode mse`), without any reconstruction.',
     "Activation ranges come from a histogram (4096 bins) L_p search rather than element-wise.",
+    "The weight grid's zero point for each candidate range of the 2-D L_p search is found by an integer ternary search (then exhaustively among the last few), not by enumerating all 2^b, and ties go to the widest range; where the error is not unimodal in the zero point the official enumeration can pick a different, near-equal grid.",
+    "Calibration images are a seeded sample in the model's evaluation preprocessing; the official codes take the first N images of a shuffled train loader with RandomResizedCrop(224) and horizontal flip.",
+    "Activation ranges are initialised unit by unit on the quantized model's stream (PD-Quant's way); QDrop's code initialises every observer at once on the FP model, MRECG's with an EMA-MSE over 16 × 256 FP batches (likely to matter at A2/A3).",
+    "Biases of quantized layers are rounded to the int32 grid s_x·s_w[c] in the simulator and the export, as onnxruntime's fused integer kernels (and every integer backend) do, so that the simulated model equals the deployed one; the official PyTorch codes keep float biases.",
   ],
   recipeKeys: {
     ...COMMON_KEYS,

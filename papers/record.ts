@@ -121,6 +121,11 @@ export const ResultRecordSchema = z.strictObject({
     }),
   /** The same model exported to QDQ ONNX and evaluated on onnxruntime. */
   exported: MetricValuesSchema.optional(),
+  /**
+   * The same file on onnxruntime's fused integer kernels (graph optimisation "all"); absent where
+   * onnxruntime rejected it, and in records made before it was recorded.
+   */
+  exported_int8: MetricValuesSchema.optional(),
   /** The FP32 model, evaluated on the same images. */
   fp32: MetricValuesSchema.refine((m) => m.top1 !== undefined || m.map !== undefined, {
     message: "fp32 needs top1 or map",

@@ -5,6 +5,16 @@
  * @module
  */
 import { RECORD_SCHEMA_VERSION, type ResultRecord } from "./record.ts";
+import { PAPERS } from "./registry.ts";
+
+/** The current version of a registered recipe id (1 for ids no paper has). */
+function recipeVersion(id: string): number {
+  for (const p of Object.values(PAPERS)) {
+    const r = p.recipes.find((r) => r.id === id);
+    if (r) return r.version;
+  }
+  return 1;
+}
 
 const SHA = "ab".repeat(32);
 
@@ -25,6 +35,7 @@ export function fakeRecord(p: {
   /** Iterations per unit (default 2000) and calibration images (default 4) of the run. */
   iters?: number;
   calibN?: number;
+  /** The recipe version (default: the registered recipe's current one). */
   version?: number;
   units?: number[];
 }): ResultRecord {
@@ -33,7 +44,7 @@ export function fakeRecord(p: {
     paper: p.paper ?? "pdquant",
     cell: p.cell,
     suite: p.suite,
-    recipe: { id: p.recipe, version: p.version ?? 1 },
+    recipe: { id: p.recipe, version: p.version ?? recipeVersion(p.recipe) },
     method: p.method,
     model: { name: p.model, sha256: SHA },
     bits: { w: p.w, a: p.a },

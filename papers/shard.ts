@@ -46,14 +46,19 @@ export function parseShard(text: string): Shard {
 
 /** The records file of one shard: `<dir>/<paper>.shard-I-of-N.jsonl`. */
 export function shardFile(dir: string, paper: string, shard: Shard): string {
-  return resultsPath(paper, dir).replace(/\.jsonl$/, `.shard-${shard.index}-of-${shard.count}.jsonl`);
+  return resultsPath(paper, dir).replace(
+    /\.jsonl$/,
+    `.shard-${shard.index}-of-${shard.count}.jsonl`,
+  );
 }
 
 /** Every records file of a paper in `dir`: `<paper>.jsonl`, then its shard files in order. */
 export async function paperRecordFiles(dir: string, paper: string): Promise<string[]> {
   const main = resultsPath(paper, dir);
   const base = main.slice(main.lastIndexOf("/") + 1).replace(/\.jsonl$/, "");
-  const re = new RegExp(`^${base.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\.shard-(\\d+)-of-(\\d+)\\.jsonl$`);
+  const re = new RegExp(
+    `^${base.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\.shard-(\\d+)-of-(\\d+)\\.jsonl$`,
+  );
   const shards: { name: string; i: number; n: number }[] = [];
   try {
     for await (const e of Deno.readDir(main.slice(0, main.lastIndexOf("/")) || ".")) {
@@ -154,7 +159,9 @@ export function estimateCosts(
   for (const rec of records) {
     const key = runKey(rec);
     if (planned.has(key) || rec.resumed) continue;
-    for (const k of kinds(rec, budgetOf(key))) byKind.set(k, [...(byKind.get(k) ?? []), rec.wall_s]);
+    for (const k of kinds(rec, budgetOf(key))) {
+      byKind.set(k, [...(byKind.get(k) ?? []), rec.wall_s]);
+    }
   }
   const out = new Map<string, CostEstimate>();
   const ratios: number[] = [];

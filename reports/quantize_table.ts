@@ -86,7 +86,13 @@ export function fromQuantizeRecord(r: Obj, source: string): MatrixEntry {
  */
 export function fromReproduceRecord(r: Obj, source: string): MatrixEntry {
   const config = obj(obj(r.config).method);
-  const method = r.method === "mrecg" && config.base ? `mrecg+${config.base}` : String(r.method);
+  // BRECQ runs recorded before the official two-stage protocol (no activation stage in their
+  // config) were the joint variant, today's `brecq-joint`.
+  const method = r.method === "mrecg" && config.base
+    ? `mrecg+${config.base}`
+    : r.method === "brecq" && !("actRecon" in config)
+    ? "brecq-joint"
+    : String(r.method);
   const bits = obj(r.bits);
   const metrics = obj(r.metrics);
   if (typeof metrics.top1 !== "number") throw new TypeError(`${source}: record has no top1`);
@@ -159,7 +165,16 @@ export async function readEntries(files: string[], model: string): Promise<Matri
   return out;
 }
 
-const METHOD_ORDER = ["rtn", "adaround", "brecq", "qdrop", "pdquant", "mrecg+brecq", "mrecg+qdrop"];
+const METHOD_ORDER = [
+  "rtn",
+  "adaround",
+  "brecq",
+  "brecq-joint",
+  "qdrop",
+  "pdquant",
+  "mrecg+brecq",
+  "mrecg+qdrop",
+];
 const BITS_ORDER = ["4/4", "2/4", "4/2", "3/3", "2/2"];
 
 const PREP = { model: "cropped calib", plain: "resized calib" } as const;

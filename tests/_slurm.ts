@@ -6,8 +6,10 @@
  * a `slurm.conf` there naming this host as the only node and free ports above 16000). Every
  * client call must carry `cluster.env` (`SLURM_CONF`); `cluster.run` does. `cluster.stop()`
  * cancels the jobs, shuts the daemons down, kills whichever of them (by the PIDs in their pid
- * files) still runs, and removes the folder; an `unload` listener does the killing and removing
- * (synchronously) if a test never got to call it.
+ * files) still runs, and any process left whose environment names this cluster's `SLURM_CONF`
+ * (a job's), and removes the folder. An `unload` listener does the same synchronously where a
+ * test never called it (filtered out), and a watchdog shell does it once this process is gone
+ * without either (Ctrl-C, which `deno test` answers by exiting at once; SIGKILL).
  *
  * Where the cluster cannot come up here (not Linux, not root, a binary or the `munge` user
  * missing, a daemon failing) it returns `{ skip: reason }` and leaves nothing behind.
@@ -156,6 +158,83 @@ function isDaemon(pid: number, d: Daemon): boolean {
   return name !== undefined && (name === d || name === `${d}-wlm`);
 }
 
+/**
+ * Live processes (but this one) whose environment names `conf` as SLURM_CONF: the cluster's
+ * daemons and their helpers (slurmscriptd, slurmstepd) and every job's processes. The path is
+ * the cluster's own temporary one, so nothing else matches.
+ */
+function clusterProcesses(conf: string): number[] {
+  const needle = `\0SLURM_CONF=${conf}\0`;
+  const out: number[] = [];
+  let entries: Deno.DirEntry[];
+  try {
+    entries = [...Deno.readDirSync("/proc")];
+  } catch {
+    return out;
+  }
+  for (const e of entries) {
+    const pid = Number(e.name);
+    if (!Number.isInteger(pid) || pid === Deno.pid || !procName(pid)) continue;
+    try {
+      if (`\0${Deno.readTextFileSync(`/proc/${pid}/environ`)}`.includes(needle)) out.push(pid);
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  return out;
+}
+
+/**
+ * The watchdog: a shell that waits for `parent` to exit, then kills every process of the cluster
+ * (by `SLURM_CONF` in its environment) and removes `dir`. `stop` kills it once it has done that.
+ */
+const WATCHDOG = `
+trap '' HUP INT TERM
+parent=$1 conf=$2 dir=$3
+while kill -0 "$parent" 2>/dev/null; do sleep 1; done
+for round in 1 2 3; do
+  for f in /proc/[0-9]*/environ; do
+    if grep -qzx "SLURM_CONF=$conf" "$f" 2>/dev/null; then
+      p=\${f#/proc/}; kill -KILL "\${p%/environ}" 2>/dev/null
+    fi
+  done
+  sleep 1
+done
+rm -rf -- "$dir"
+`;
+
+/** Starts the watchdog in the background (outside this process's signals); its PID. */
+function startWatchdog(conf: string, dir: string): number | undefined {
+  try {
+    const out = new Deno.Command("/bin/sh", {
+      args: [
+        "-c",
+        '/bin/sh -c "$1" watchdog "$2" "$3" "$4" </dev/null >/dev/null 2>&1 & echo $!',
+        "launch",
+        WATCHDOG,
+        String(Deno.pid),
+        conf,
+        dir,
+      ],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "null",
+      // Not the cluster's environment: the watchdog must not match its own search.
+      env: cleanEnv({}),
+      clearEnv: true,
+    }).outputSync();
+    const pid = Number(new TextDecoder().decode(out.stdout).trim());
+    return pid > 1 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Blocks for `ms` (for the synchronous clean-up on unload). */
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Environment without a surrounding Slurm job's settings (an outer allocation's SLURM_* vars). */
@@ -297,18 +376,52 @@ export async function startCluster(): Promise<Cluster | { skip: string }> {
       cwd: opts.cwd,
     });
 
+  /** Kills what is left of the cluster: its daemons, then any process of its jobs. */
+  const killAll = () => {
+    for (const d of [...DAEMONS].reverse()) kill(d, "SIGKILL");
+    for (const pid of clusterProcesses(conf)) {
+      try {
+        Deno.kill(pid, "SIGKILL");
+      } catch {
+        // exited meanwhile
+      }
+    }
+  };
+  /** Removes the folder, retrying while a dying process still writes there. */
+  const removeDirSync = (): boolean => {
+    for (let i = 0; i < 10; i++) {
+      try {
+        Deno.removeSync(dir, { recursive: true });
+        return true;
+      } catch (e) {
+        if (e instanceof Deno.errors.NotFound) return true;
+        killAll();
+        sleepSync(100);
+      }
+    }
+    return false;
+  };
+  /** `stop` where nothing can be awaited (`unload`: a test that never ran, filtered out). */
   const stopSync = () => {
     if (stopped) return;
     stopped = true;
-    for (const d of [...DAEMONS].reverse()) kill(d, "SIGKILL");
-    try {
-      Deno.removeSync(dir, { recursive: true });
-    } catch {
-      // already gone
-    }
+    killAll();
+    for (let i = 0; i < 50 && clusterProcesses(conf).length; i++) sleepSync(20);
+    if (removeDirSync()) killWatchdog();
   };
   const onUnload = () => stopSync();
   globalThis.addEventListener("unload", onUnload);
+  // Where this process dies without either (Ctrl-C: `deno test` exits without running listeners;
+  // SIGKILL; a crash), a watchdog outside it cleans up once it is gone.
+  const watchdog = startWatchdog(conf, dir);
+  const killWatchdog = () => {
+    if (watchdog === undefined || procName(watchdog) !== "sh") return;
+    try {
+      Deno.kill(watchdog, "SIGKILL");
+    } catch {
+      // gone
+    }
+  };
 
   const stop = async () => {
     if (stopped) return;
@@ -338,15 +451,26 @@ export async function startCluster(): Promise<Cluster | { skip: string }> {
     } finally {
       stopped = true;
       globalThis.removeEventListener("unload", onUnload);
-      for (const d of DAEMONS) kill(d, "SIGKILL");
-      await Deno.remove(dir, { recursive: true }).catch(() => undefined);
+      killAll();
+      let removed = false;
+      for (let i = 0; i < 10 && !removed; i++) {
+        const e = await Deno.remove(dir, { recursive: true }).then(() => undefined, (e) => e);
+        removed = !e || e instanceof Deno.errors.NotFound;
+        if (!removed) {
+          killAll();
+          await sleep(100);
+        }
+      }
+      if (removed) killWatchdog();
     }
   };
 
   /** Starts a daemonising program; its pid file must appear (and name a live `d`) in time. */
   const daemon = async (d: Daemon, args: string[], as?: { uid: number; gid: number }) => {
     const r = await exec(bin[d], args, { env: clientEnv, ...(as ?? {}) });
-    if (r.code !== 0) throw new Error(`${d} exited with ${r.code}: ${(r.stderr + r.stdout).trim()}`);
+    if (r.code !== 0) {
+      throw new Error(`${d} exited with ${r.code}: ${(r.stderr + r.stdout).trim()}`);
+    }
     for (let i = 0; i < 100; i++) {
       const pid = readPid(d);
       if (pid !== undefined && isDaemon(pid, d)) {
@@ -421,7 +545,9 @@ export async function startCluster(): Promise<Cluster | { skip: string }> {
     async sbatch(args) {
       const r = await run("sbatch", ["--parsable", ...args]);
       const id = /^(\d+)/.exec(r.stdout.trim())?.[1];
-      if (r.code !== 0 || !id) throw new Error(`sbatch failed (exit ${r.code}): ${r.stdout}${r.stderr}`);
+      if (r.code !== 0 || !id) {
+        throw new Error(`sbatch failed (exit ${r.code}): ${r.stdout}${r.stderr}`);
+      }
       return id;
     },
     queued,

@@ -1,14 +1,25 @@
 /**
- * The shared driver of the four baselines (RTN, AdaRound, BRECQ, QDrop): place quantizers,
- * initialise them, reconstruct over a unit list with the method's switches.
+ * The shared driver of the baselines (RTN, AdaRound, BRECQ, QDrop, and the methods built on
+ * them): place quantizers, initialise them, reconstruct over a unit list with the method's
+ * switches, in one joint stage or in official BRECQ's two ({@linkcode TwoStages}).
  *
  * @module
  */
+import { keep, upload } from "../../runtime/mod.ts";
 import type { Unit } from "../../models/graph.ts";
+import { removeCheckpoint } from "./checkpoint.ts";
 import { defaultLambda, type MethodContext, type MethodResult, OFFICIAL_ITERS } from "./config.ts";
+import { type ObserverKind, type WeightObserverKind, weightQParams } from "./observers.ts";
 import { placeQuantizers } from "./placement.ts";
-import { QuantModel } from "./quantized_model.ts";
-import { RECON_DEFAULTS, type ReconHooks, type ReconOptions, reconstruct } from "./recon.ts";
+import { moveAxisFirst, QuantModel } from "./quantized_model.ts";
+import {
+  initActQuantizers,
+  RECON_DEFAULTS,
+  type ReconHooks,
+  type ReconOptions,
+  reconstruct,
+  type UnitReport,
+} from "./recon.ts";
 import { blockUnits, layerUnits } from "./units.ts";
 
 /** The parsed fields the driver reads. */
@@ -18,8 +29,8 @@ export interface BaselineConfig {
   calibSize?: number;
   seed: number;
   headStem8bit: boolean;
-  weightObserver: "mse" | "minmax";
-  actObserver: "mse" | "minmax" | "percentile" | "ema-minmax";
+  weightObserver: WeightObserverKind;
+  actObserver: ObserverKind;
   p: number;
   chunk: number;
   iters?: number;
@@ -46,6 +57,28 @@ export interface BaselineMode {
   /** Custom units (MRECG merges). */
   units?: (ctx: MethodContext, units: Unit[]) => Unit[];
   hooks?: ReconHooks;
+  /** Which activations `headStem8bit` puts at 8 bits (`placement.ts`; default `"last-input"`). */
+  headStemActs?: "last-input" | "brecq";
+  /** Official BRECQ's two stages instead of one joint optimisation (no hooks). */
+  twoStages?: TwoStages;
+}
+
+/**
+ * Official BRECQ's protocol (yhhhli/BRECQ `main_imagenet.py`): (1) every unit's rounding with
+ * FP activations (`act_quant=False`); (2) every activation quantizer initialised at once on the
+ * quantized model from the first `initSamples` calibration images; (3) every unit's activation
+ * steps alone (`act_quant=True`) on the FP model's unit inputs, with the loss `|ŷ − y|^lossP`.
+ * With `headStem8bit` the first layer's unit is in neither stage (`ignore_reconstruction`).
+ */
+export interface TwoStages {
+  /** Activation-stage iterations per unit (`--iters_a`). */
+  iters: number;
+  /** Activation-stage Adam lr of the steps (`--lr`), cosine to 0. */
+  lr: number;
+  /** Activation-stage loss exponent (`--p`). */
+  lossP: number;
+  /** Images the activation observers see in step 2 (`cali_data[:64]`). */
+  initSamples: number;
 }
 
 /** Runs a baseline. */
@@ -59,12 +92,15 @@ export async function runBaseline(
     wBits: c.wBits,
     aBits: c.aBits,
     headStem8bit: c.headStem8bit,
+    ...(mode.headStemActs ? { headStemActs: mode.headStemActs } : {}),
   });
   const model = await QuantModel.create(ctx.graph, placement, {
-    weightObserver: c.weightObserver,
+    // BRECQ's shrink search replaces the cheapest init below.
+    weightObserver: c.weightObserver === "shrink" ? "minmax" : c.weightObserver,
     actObserver: c.actObserver,
     p: c.p,
   });
+  if (c.weightObserver === "shrink") await setWeightObserver(model, "shrink");
   const iters = mode.noOptimisation ? 0 : c.iters ?? OFFICIAL_ITERS;
   const lambda = c.lambda ?? defaultLambda(ctx.modelName);
   const o: ReconOptions = {
@@ -92,7 +128,10 @@ export async function runBaseline(
     `${units.length} units, ${placement.weights.length} weight / ${placement.acts.length} activation quantizers, ` +
       `${iters} iterations per unit, N = ${ctx.calib.shape[0]}`,
   );
-  const reports = await reconstruct(model, ctx.calib, units, o, mode.hooks, log, ctx.checkpoint);
+  const staged = mode.twoStages && stageOptions(model, units, o, c, mode.twoStages);
+  const reports = staged
+    ? await runTwoStages(model, ctx, units, staged, log)
+    : await reconstruct(model, ctx.calib, units, o, mode.hooks, log, ctx.checkpoint);
   model.setQuantState(true, true);
   return {
     model,
@@ -102,8 +141,97 @@ export async function runBaseline(
       iters,
       lambda,
       calibSize: ctx.calib.shape[0],
-      recon: o,
+      recon: staged ? staged.weights : o,
+      ...(staged ? { actRecon: staged.acts } : {}),
       mode: { ...mode, hooks: undefined, units: undefined },
     },
   };
+}
+
+/** The loop options of BRECQ's weight stage and activation stage (null: no activation stage). */
+function stageOptions(
+  model: QuantModel,
+  units: Unit[],
+  o: ReconOptions,
+  c: BaselineConfig,
+  t: TwoStages,
+): { weights: ReconOptions; acts: ReconOptions | null } {
+  const first = model.placement.weights.find((w) => w.role === "first")?.node;
+  const skipUnits = c.headStem8bit
+    ? units.filter((u) => u.layers.length === 1 && u.layers[0] === first).map((u) => u.name)
+    : [];
+  const weights: ReconOptions = { ...o, stage: "weights", lsq: false, skipUnits };
+  const acts: ReconOptions | null = o.lsq && model.acts.size > 0
+    ? {
+      ...o,
+      stage: "acts",
+      adaround: false,
+      iters: t.iters,
+      actLr: t.lr,
+      lossP: t.lossP,
+      inputMixProb: 0,
+      actInitSamples: t.initSamples,
+      actInitBatch: t.initSamples,
+      skipUnits,
+    }
+    : null;
+  return { weights, acts };
+}
+
+/**
+ * BRECQ's stages in order. The weight stage keeps its own checkpoint until the activation stage
+ * is done, so that a run resumed in the activation stage finds the weight stage finished.
+ */
+async function runTwoStages(
+  model: QuantModel,
+  ctx: MethodContext,
+  units: Unit[],
+  staged: { weights: ReconOptions; acts: ReconOptions | null },
+  log: (msg: string) => void,
+): Promise<UnitReport[]> {
+  const ck = ctx.checkpoint;
+  const ckWeights = ck && { ...ck, key: `${ck.key} (BRECQ weight stage)` };
+  log("BRECQ stage 1: rounding, activations in float");
+  const reports = await reconstruct(model, ctx.calib, units, staged.weights, {}, log, ckWeights);
+  if (staged.acts) {
+    model.setQuantState(true, false);
+    const input = ctx.graph.inputs[0].name;
+    const o = staged.acts;
+    await initActQuantizers(model, ctx.graph.nodes, [...model.acts.values()], {
+      [input]: ctx.calib,
+    }, o);
+    log(`BRECQ stage 2: activation steps (initialised on ${o.actInitSamples} images)`);
+    const acts = await reconstruct(model, ctx.calib, units, o, {}, log, ck);
+    reports.push(...acts.map((r) => ({ ...r, name: `${r.name}:acts` })));
+  }
+  if (ckWeights) await removeCheckpoint(ckWeights);
+  return reports;
+}
+
+/**
+ * Re-initialises every weight quantizer with another observer (BRECQ's `shrink`, which
+ * `QuantModel.create` does not take).
+ */
+async function setWeightObserver(model: QuantModel, kind: WeightObserverKind): Promise<void> {
+  for (const q of model.weights.values()) {
+    const w = model.graph.initializers.get(q.site.weight)!;
+    const host = await w.data() as Float32Array;
+    const data = q.site.axis === 0 ? host : moveAxisFirst(host, w.shape, q.site.axis);
+    const qp = weightQParams(
+      data,
+      q.site.channels,
+      {
+        bits: q.site.bits,
+        symmetric: q.symmetric,
+      },
+      kind,
+      { p: model.p },
+    );
+    const shape = q.scale.shape;
+    q.qparams = qp;
+    q.scale.dispose();
+    q.zeroPoint.dispose();
+    q.scale = keep(upload(qp.scale, shape, w.backend));
+    q.zeroPoint = keep(upload(qp.zeroPoint, shape, w.backend));
+  }
 }

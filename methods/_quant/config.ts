@@ -37,6 +37,12 @@ export const commonFields = {
   actObserver: z.enum(["mse", "minmax", "percentile", "ema-minmax"]).default("mse"),
   /** The L_p exponent of the MSE observers (2.4). */
   p: z.number().positive().default(2.4),
+  /**
+   * The bias of a layer whose input and weight are quantized: `int32` on the accumulator grid
+   * `s_x · s_w[c]`, as the deployed integer model (onnxruntime's fused kernels) adds it; `float`
+   * unrounded, as the official codes' fake-quant model does (`quantized_model.ts`).
+   */
+  biasRounding: z.enum(["int32", "float"]).default("int32"),
   /** Rows per forward while caching (memory only). */
   chunk: z.number().int().positive().default(32),
 };

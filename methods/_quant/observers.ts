@@ -18,18 +18,29 @@
  * histogram (bin centres weighted by counts) of the values, collected in two passes (range, then
  * counts), so a search over millions of values costs a few thousand evaluations per candidate.
  *
+ * The `shrink` search is BRECQ's own `scale_method='mse'` (yhhhli/BRECQ `quant/quant_layer.py`,
+ * `UniformAffineQuantizer.init_quantization_scale`): 80 candidate ranges
+ * `[min·(1 − i/100), max·(1 − i/100)]`, `i = 0 … 79`, each with `δ = range / (2^b − 1)` and
+ * `z = round(−min_i / δ)`, scored by the mean of `|x − q(x)|^2.4`; the first strict minimum (the
+ * widest range on ties) wins. `[min, max]` is widened to contain 0 (the official code does not
+ * widen it, so for a one-sided channel its grid need not contain 0; such a grid has a zero point
+ * outside `[0, 2^b − 1]`, which no integer kernel or QDQ export represents).
+ *
  * @module
  */
-import { type QParams, qparamsFromRange, qrange, type QuantScheme } from "./scheme.ts";
+import { type QParams, qparamsFromRange, qrange, type QuantScheme, SCALE_EPS } from "./scheme.ts";
 
 /** The observers a method can pick. */
-export type ObserverKind = "minmax" | "mse" | "percentile" | "ema-minmax";
+export type ObserverKind = "minmax" | "mse" | "shrink" | "percentile" | "ema-minmax";
+
+/** The weight observers: min-max, the L_p search, and BRECQ's 80-factor shrink search. */
+export type WeightObserverKind = "minmax" | "mse" | "shrink";
 
 /** Options of the L_p search. */
 export interface LpOptions {
   /** The exponent (2.4 in the official code). */
   p?: number;
-  /** Number of range candidates (100). */
+  /** Number of range candidates (100; the `shrink` search: 80). */
   candidates?: number;
 }
 
@@ -214,6 +225,72 @@ export function lpSearchRange(
   return { min: lo - z * delta, max: hi - z * delta, score: best.score };
 }
 
+/** Rounds half to even (torch.round). */
+function roundHalfEven(x: number): number {
+  const r = Math.round(x);
+  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+/**
+ * BRECQ's shrink search on one sorted, optionally weighted, value set: the candidates
+ * `[lo·(1 − 0.01 i), hi·(1 − 0.01 i)]`, `i = 0 … candidates − 1`, of `[lo, hi] = [min(x, 0), max(x, 0)]`;
+ * returns the step and zero point of the best one (the widest on ties) and its score
+ * `Σ w |x − q(x)|^p`.
+ *
+ * @example
+ * ```ts
+ * import { shrinkSearch } from "./observers.ts";
+ * // Four levels on [0, 3]: no shrinking beats the full range.
+ * const r = shrinkSearch(Float64Array.from([0, 1, 2, 3]), null, { bits: 2, symmetric: false });
+ * console.log(r.scale, r.zeroPoint); // 1 0
+ * ```
+ */
+export function shrinkSearch(
+  sorted: Float64Array,
+  weights: Float64Array | null,
+  scheme: Pick<QuantScheme, "bits" | "symmetric">,
+  opts: LpOptions = {},
+): { scale: number; zeroPoint: number; score: number } {
+  const p = opts.p ?? 2.4, num = opts.candidates ?? 80;
+  const { qmin, qmax } = qrange(scheme);
+  const xmin = Math.min(sorted[0], 0), xmax = Math.max(sorted[sorted.length - 1], 0);
+  // Narrowest first: `searchSorted` visits the list from its end, so the widest range is seen
+  // first and keeps ties, as the official loop from i = 0 with a strict `<` does.
+  const cands: { delta: number; zps: number[] }[] = [];
+  for (let i = num - 1; i >= 0; i--) {
+    const f = 1.0 - i * 0.01;
+    const lo = xmin * f, hi = xmax * f;
+    if (scheme.symmetric) {
+      cands.push({ delta: Math.max(Math.max(-lo, hi) / qmax, SCALE_EPS), zps: [0] });
+    } else {
+      const delta = Math.max((hi - lo) / (qmax - qmin), SCALE_EPS);
+      cands.push({ delta, zps: [qmin + roundHalfEven(-lo / delta)] });
+    }
+  }
+  const best = searchSorted(sorted, weights, cands, qmin, qmax, p);
+  return { scale: cands[best.cand].delta, zeroPoint: best.zp, score: best.score };
+}
+
+/** Per-channel weight parameters by BRECQ's shrink search, each channel on its own range. */
+export function shrinkWeightQParams(
+  data: ArrayLike<number>,
+  channels: number,
+  scheme: Pick<QuantScheme, "bits" | "symmetric">,
+  opts: LpOptions = {},
+): QParams {
+  const k = data.length / channels;
+  const scale = new Float32Array(channels), zeroPoint = new Float32Array(channels);
+  const buf = new Float64Array(k);
+  for (let c = 0; c < channels; c++) {
+    for (let i = 0; i < k; i++) buf[i] = data[c * k + i];
+    buf.sort();
+    const r = shrinkSearch(buf, null, scheme, opts);
+    scale[c] = r.scale;
+    zeroPoint[c] = r.zeroPoint;
+  }
+  return { scale, zeroPoint };
+}
+
 /**
  * Per-channel weight ranges by the official L_p search (p = 2.4, 100 candidates, 2-D for
  * two-sided tensors). `data` is `[channels, rest]` row-major (OIHW flattened).
@@ -267,9 +344,10 @@ export function weightQParams(
   data: ArrayLike<number>,
   channels: number,
   scheme: Pick<QuantScheme, "bits" | "symmetric">,
-  kind: "minmax" | "mse",
+  kind: WeightObserverKind,
   opts: LpOptions = {},
 ): QParams {
+  if (kind === "shrink") return shrinkWeightQParams(data, channels, scheme, opts);
   const r = kind === "mse" ? lpWeightRange(data, channels, scheme, opts) : minMax(data, channels);
   return qparamsFromRange(r.min, r.max, scheme);
 }
@@ -304,12 +382,13 @@ export class ActivationObserver {
     readonly scheme: Pick<QuantScheme, "bits" | "symmetric">,
     o: ActivationObserverOptions,
   ) {
-    this.o = { p: 2.4, candidates: 100, momentum: 0.9, bins: 4096, percentile: 1e-4, ...o };
+    const candidates = o.kind === "shrink" ? 80 : 100;
+    this.o = { p: 2.4, candidates, momentum: 0.9, bins: 4096, percentile: 1e-4, ...o };
   }
 
   /** Whether the second (histogram) pass is needed. */
   get needsCounts(): boolean {
-    return this.o.kind === "mse" || this.o.kind === "percentile";
+    return this.o.kind === "mse" || this.o.kind === "shrink" || this.o.kind === "percentile";
   }
 
   beginBatch(): void {
@@ -353,7 +432,12 @@ export class ActivationObserver {
       // Keep the exact extremes so the search sees the true range.
       xs[0] = this.#bmin;
       xs[xs.length - 1] = this.#bmax;
-      if (this.o.kind === "mse") {
+      if (this.o.kind === "shrink") {
+        const r = shrinkSearch(Float64Array.from(xs), Float64Array.from(ws), this.scheme, this.o);
+        const { qmin, qmax } = qrange(this.scheme);
+        lo = (qmin - r.zeroPoint) * r.scale;
+        hi = (qmax - r.zeroPoint) * r.scale;
+      } else if (this.o.kind === "mse") {
         const kind = searchKind(this.#bmin, this.#bmax, this.scheme.symmetric);
         const r = lpSearchRange(
           Float64Array.from(xs),

@@ -21,6 +21,11 @@
  * **Head and stem** (`headStem8bit`, MQBench Academic / BRECQ / PD-Quant default): the first
  * layer's and the last layer's weights are 8-bit, and so is the activation quantizer feeding the
  * last layer (found by walking back from the last layer's input through pooling/reshape ops).
+ * With `headStemActs: "brecq"`, the 8-bit activations are instead those of official BRECQ's
+ * `set_first_last_layer_to_8bit` (yhhhli/BRECQ `quant/quant_model.py`): the first layer's output
+ * quantizer, and the output quantizer of the second-to-last layer where that layer has one (in
+ * MobileNetV2 the last 1×1 conv, which feeds the classifier; in ResNets the last block's final
+ * conv, whose output is not quantized, so their classifier input keeps the body's bits).
  *
  * @module
  */
@@ -69,8 +74,11 @@ export interface ActSite {
   node: string;
   slot: number;
   bits: number;
-  /** Why it is there: after a layer (`layer`), a residual join (`residual`); `head`: feeds the last layer. */
-  role: "layer" | "residual" | "head";
+  /**
+   * Why it is there: after a layer (`layer`), a residual join (`residual`); `head`: feeds the last
+   * layer; `stem`: the first layer's output at 8 bits (`headStemActs: "brecq"`).
+   */
+  role: "layer" | "residual" | "head" | "stem";
 }
 
 /** The quantizers of a model. */
@@ -86,6 +94,12 @@ export interface PlacementOptions {
   aBits: number;
   /** First/last layer weights and the activation feeding the last layer at 8 bits (default true). */
   headStem8bit?: boolean;
+  /**
+   * Which activations `headStem8bit` puts at 8 bits: the one feeding the last layer
+   * (`"last-input"`, the default: MQBench Academic / QDrop / PD-Quant), or official BRECQ's
+   * (`"brecq"`: the first layer's output and the second-to-last layer's output).
+   */
+  headStemActs?: "last-input" | "brecq";
 }
 
 /** The per-channel axis of a layer's weight. */
@@ -164,7 +178,15 @@ export function placeQuantizers(graph: Graph, o: PlacementOptions): Placement {
     // Order by producer position (topological).
     const pos = new Map(graph.nodes.map((n, i) => [n.name, i]));
     acts.sort((a, b) => pos.get(a.node)! - pos.get(b.node)!);
-    if (head && layers.length) {
+    if (head && layers.length && o.headStemActs === "brecq") {
+      const own = (l: Node | undefined) => l && acts.find((a) => a.value === follow(l.outputs[0]));
+      const stem = own(layers[0]);
+      if (stem && stem.role === "layer") Object.assign(stem, { bits: 8, role: "stem" });
+      const penultimate = own(layers.at(-2));
+      if (penultimate && penultimate.role === "layer") {
+        Object.assign(penultimate, { bits: 8, role: "head" });
+      }
+    } else if (head && layers.length) {
       const last = layers.at(-1)!;
       const stack = [last.inputs[0]];
       const seen = new Set<string>();

@@ -4,19 +4,25 @@
  * - each quantized weight becomes its frozen dequantized values (exactly `(q − z)·s`) followed by
  *   `QuantizeLinear → DequantizeLinear` with per-channel float scales and uint8 (int8 when
  *   symmetric) zero points along the weight's channel axis (axis 0 for Conv);
+ * - each bias the model puts on the int32 grid ({@linkcode QuantModel.intBias}) becomes its int32
+ *   integers followed by `DequantizeLinear` with the per-channel scale `s_x · s_w[c]` (zero point
+ *   0, axis 0), the standard QDQ form of a quantized bias; other biases stay float;
  * - each enabled activation quantizer becomes `[Clip] → QuantizeLinear → DequantizeLinear` with a
  *   per-tensor scale and zero point, inserted between the producer and every consumer; the Clip
  *   (to `[(qmin − z)·s, (qmax − z)·s]`) is added below 8 bits, because the 8-bit integer types of
  *   QuantizeLinear clamp to the full 0…255 range, not to the `b`-bit one.
  *
  * onnxruntime rounds half to even, as the runtime's fake-quant does, so the exported model
- * reproduces the simulated one up to float rounding of the arithmetic.
+ * reproduces the simulated one up to float rounding of the arithmetic, at both optimisation
+ * levels: "disabled" runs the Q/DQ nodes as written; "all" fuses them into integer kernels
+ * (QLinearConv, …) that take the int32 bias as it is, and leaves the float biases float (it
+ * would quantize a float bias of a layer it fuses, which is why the model rounds those).
  *
  * @module
  */
 import type { Graph, Node } from "../../models/graph.ts";
 import { type ExportTensor, toOnnx } from "../../models/export.ts";
-import { cpu, type Tensor, upload } from "../../runtime/mod.ts";
+import { cpu, noGrad, type Tensor, tidy, upload } from "../../runtime/mod.ts";
 import type { QuantModel } from "./quantized_model.ts";
 
 /**
@@ -38,6 +44,23 @@ export async function toQdqOnnx(
     return await build(model, opts, onHost);
   } finally {
     for (const c of copies) c.dispose();
+  }
+}
+
+/** A layer's int32 bias and its per-channel scale as the model computes them, on the host. */
+async function intBias(
+  model: QuantModel,
+  node: Node,
+): Promise<{ q: Float32Array; scale: Float32Array } | null> {
+  const b = noGrad(() => tidy(() => model.intBias(node)));
+  if (!b) return null;
+  try {
+    return {
+      q: Float32Array.from(await b.q.data()),
+      scale: Float32Array.from(await b.scale.data()),
+    };
+  } finally {
+    for (const t of [b.q, b.scale, b.value]) t.dispose();
   }
 }
 
@@ -88,6 +111,25 @@ async function build(
     });
     const m = renamedInput.get(node) ?? new Map();
     m.set(1, `${base}.dq`);
+    const bias = await intBias(model, node);
+    if (bias) {
+      const b = `${node.name}.b`;
+      tensors.push({ name: `${b}.int`, data: bias.q, shape: [bias.q.length], dtype: "int32" });
+      tensors.push({
+        name: `${b}.scale`,
+        data: bias.scale,
+        shape: [bias.scale.length],
+        dtype: "float",
+      });
+      extra.push({
+        name: `${b}.dequant`,
+        opType: "DequantizeLinear",
+        inputs: [`${b}.int`, `${b}.scale`],
+        outputs: [`${b}.dq`],
+        attrs: { axis: 0 },
+      });
+      m.set(2, `${b}.dq`);
+    }
     renamedInput.set(node, m);
   }
 

@@ -6,6 +6,12 @@
  *   variable `V` (soft rounding while it is optimised), and, once frozen, the cached quantized
  *   weight (hard rounding, or nearest rounding for RTN).
  * - Activation quantizer: per-tensor scale (a trainable leaf, LSQ) and a fixed zero point.
+ * - Bias (`biasRounding: "int32"`, the default): a Conv/Gemm whose input and weight are both
+ *   quantized adds its bias on the int32 accumulator grid, `clamp(round(b / s)) · s` with
+ *   `s = s_x · s_w[c]` per output channel (round half to even, in float32), as every integer
+ *   kernel does and as onnxruntime does to a float bias when it fuses the QDQ export into
+ *   QLinearConv (see {@linkcode QuantModel.intBias}). `"float"` keeps the float bias (the official
+ *   codes' fake-quant model).
  * - Each quantizer can be switched off (FP mode); `setQuantState` switches them all.
  * - QDrop: a forward pass run with a `drop` mode ({@linkcode RunMode}) leaves each element of a
  *   quantized activation in float with probability `drop.prob` (a seeded mask); the model itself
@@ -15,10 +21,16 @@
  */
 import {
   adaroundWeight,
+  clip,
+  detach,
+  div,
   fakeQuant,
   keep,
+  mul,
   noGrad,
   type Random,
+  reshape,
+  roundSte,
   type Tensor,
   tidy,
   upload,
@@ -29,7 +41,7 @@ import type { ExecuteOptions, Graph, Node } from "../../models/graph.ts";
 import { execute } from "../../models/execute.ts";
 import { bernoulliMask } from "./mask.ts";
 import { type ObserverKind, weightQParams } from "./observers.ts";
-import type { ActSite, Placement, WeightSite } from "./placement.ts";
+import { type ActSite, consumersOf, type Placement, type WeightSite } from "./placement.ts";
 import { type QParams, qrange } from "./scheme.ts";
 
 /** The state of one weight quantizer. */
@@ -69,6 +81,33 @@ export interface RunMode {
   drop?: { prob: number; rng: Random } | null;
 }
 
+/**
+ * How a quantized layer's bias enters the forward: `int32`, on the accumulator grid
+ * `s_x · s_w[c]` (the deployed integer model); `float`, unchanged (the official codes).
+ */
+export type BiasRounding = "int32" | "float";
+
+/**
+ * The int32 range as float32 values: 2^31 − 1 is not one (it rounds to 2^31, which wraps), so
+ * the top is the largest float32 below 2^31.
+ */
+const INT32_MIN = -2147483648, INT32_MAX_F32 = 2147483520;
+
+/** Activations a layer's output may pass (single consumer each) on its way to a quantizer. */
+const BIAS_PATH_OPS = new Set(["Relu", "Clip"]);
+
+/**
+ * The deviation every method on this model shares with `biasRounding: "int32"` (for the
+ * `deviations` of its registry entry).
+ */
+export const BIAS_ROUNDING_DEVIATION =
+  "Biases of layers whose input and weight are quantized are rounded to the int32 accumulator " +
+  "grid s_x·s_w[c] (half to even, clamped to int32) in calibration, reconstruction and evaluation, " +
+  "as the deployed integer model adds them (onnxruntime's fused QLinearConv rounds a float bias " +
+  'so); the official code keeps float biases, which `biasRounding: "float"` restores. The ' +
+  "rounded bias follows the current s_x in every forward but passes it no gradient: LSQ trains " +
+  "s_x through its own fake-quant only, as in the official code.";
+
 /** Options of {@linkcode QuantModel.create}. */
 export interface QuantModelOptions {
   /** Weight range observer (official: `mse`, the L_p p = 2.4 search). */
@@ -77,6 +116,14 @@ export interface QuantModelOptions {
   actObserver?: ObserverKind;
   symmetric?: boolean;
   p?: number;
+  /** The bias of a layer whose input and weight are quantized (default `int32`). */
+  biasRounding?: BiasRounding;
+}
+
+/** A layer whose bias can go on the int32 grid: its (quantized) input value and its bias. */
+interface BiasSite {
+  input: string;
+  bias: string;
 }
 
 function broadcastShape(rank: number, axis: number, c: number): number[] {
@@ -89,10 +136,16 @@ export class QuantModel {
   readonly acts = new Map<string, ActQuantizer>();
   readonly actObserver: ObserverKind;
   readonly p: number;
+  /** Switchable like the quantizers: `float` runs the official codes' model. */
+  biasRounding: BiasRounding;
+  /** The layers whose bias is on the int32 grid when their quantizers are on, by node name. */
+  readonly #biasSites: Map<string, BiasSite>;
 
   private constructor(readonly graph: Graph, readonly placement: Placement, o: QuantModelOptions) {
     this.actObserver = o.actObserver ?? "mse";
     this.p = o.p ?? 2.4;
+    this.biasRounding = o.biasRounding ?? "int32";
+    this.#biasSites = biasSites(graph, placement);
   }
 
   /**
@@ -211,8 +264,39 @@ export class QuantModel {
     q.v = null;
   }
 
-  /** The `param` hook: quantized weights for enabled weight quantizers. */
+  /**
+   * A layer's bias on the int32 grid, or null where it stays float: with `biasRounding: "int32"`,
+   * for a Conv/Gemm whose weight quantizer and input quantizer are on and whose output reaches an
+   * activation quantizer's value through single-consumer Relu/Clip only. That is onnxruntime's
+   * rule for quantizing a float bias when it fuses a QDQ model (its `WeightBiasQuantization`
+   * transformer: input from a per-tensor DequantizeLinear, weight from a DequantizeLinear per
+   * tensor or per output channel, output path to a QuantizeLinear), so that the export fused at
+   * optimisation level "all" computes what this model does. The output quantizer need not be on
+   * yet: its observer then sees the pre-activations of the deployed model.
+   *
+   * `q` holds the integers (as float32, clamped to the int32 range), `scale` the per-channel step
+   * `s_x · s_w[c]` (float32 product) and `value` their product `q · scale`, all `[C]`; `q` is
+   * `round(b / scale)` with float32 division and rounding half to even, as onnxruntime's
+   * `Div → Round → Cast` does. Rounding is straight-through for the bias (which no method
+   * trains); the step `s_x` is detached: LSQ trains it through its own fake-quant only, as the
+   * official codes do, and the bias follows the current `s_x` in every forward. Use inside `tidy`.
+   */
+  intBias(node: Node): { q: Tensor; scale: Tensor; value: Tensor } | null {
+    if (this.biasRounding !== "int32") return null;
+    const site = this.#biasSites.get(node.name);
+    if (!site) return null;
+    const w = this.weights.get(node.name);
+    const x = this.acts.get(site.input);
+    if (!w?.enabled || !x?.enabled || !x.scale) return null;
+    const b = this.graph.initializers.get(site.bias)!;
+    const scale = mul(detach(x.scale), reshape(w.scale, [b.size]));
+    const q = clip(roundSte(div(b, scale)), INT32_MIN, INT32_MAX_F32);
+    return { q, scale, value: mul(q, scale) };
+  }
+
+  /** The `param` hook: quantized weights and int32-grid biases of enabled layers. */
   readonly param = (node: Node, slot: number, value: Tensor): Tensor => {
+    if (slot === 2) return this.intBias(node)?.value ?? value;
     if (slot !== 1) return value;
     const q = this.weights.get(node.name);
     if (!q || !q.enabled) return value;
@@ -258,6 +342,33 @@ export class QuantModel {
     }
     for (const q of this.acts.values()) q.scale?.dispose();
   }
+}
+
+/**
+ * The layers whose bias onnxruntime puts on the int32 grid once their quantizers are on (see
+ * {@linkcode QuantModel.intBias}): a Conv/Gemm with a rank-1 bias initializer whose input is an
+ * activation quantizer's value and whose output reaches one through single-consumer Relu/Clip.
+ * ConvTranspose is left out: onnxruntime quantizes its bias only for per-channel weights on
+ * axis 0, and its output channels are on axis 1.
+ */
+function biasSites(graph: Graph, placement: Placement): Map<string, BiasSite> {
+  const acts = new Set(placement.acts.map((a) => a.value));
+  const cons = consumersOf(graph);
+  const sites = new Map<string, BiasSite>();
+  for (const w of placement.weights) {
+    const node = graph.nodes.find((n) => n.name === w.node)!;
+    const bias = node.inputs[2];
+    if (node.opType !== "Conv" && node.opType !== "Gemm") continue;
+    if (!bias || graph.initializers.get(bias)?.rank !== 1 || !acts.has(node.inputs[0])) continue;
+    let v = node.outputs[0];
+    while (!acts.has(v)) {
+      const cs = cons.get(v) ?? [];
+      if (cs.length !== 1 || !BIAS_PATH_OPS.has(cs[0].opType)) break;
+      v = cs[0].outputs[0];
+    }
+    if (acts.has(v)) sites.set(node.name, { input: node.inputs[0], bias });
+  }
+  return sites;
 }
 
 /** Elements per step of `axis` (the product of the trailing dimensions). */

@@ -62,6 +62,7 @@ export const COMMON_KEYS: RecipeKeys = {
   act_init: to("actObserver", observer),
   act_observer: to("actObserver", observer),
   lp: describes(2.4),
+  bias_rounding: to("biasRounding"),
   per_channel: describes(true),
   symmetric: describes(false),
   bn_fold: ignored(

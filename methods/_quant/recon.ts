@@ -21,6 +21,11 @@
  * 5. **Freeze**: hard rounding (`V ≥ 0`), steps fixed; report the loss before/after.
  * 6. **Checkpoint** (when asked): quantizers, generators and reports after the unit.
  *
+ * Official BRECQ runs the loop twice (`baseline.ts`): `stage: "weights"` skips step 3 and learns
+ * the rounding alone with activations in float; after all its activation quantizers are
+ * initialised at once, `stage: "acts"` keeps the frozen weights and learns the steps alone, on the
+ * FP inputs (`inputMixProb` 0) with the loss `|ŷ − y|^lossP`. `skipUnits` are left unoptimised.
+ *
  * Steps 2–5 are `recon_unit.ts`, which builds a unit's context once and runs each iteration as
  * one small step.
  *

@@ -31,9 +31,27 @@ export interface ReconOptions {
   warmup: number;
   /** QDrop: probability that an activation element inside the unit stays in float (0.5; 0 = BRECQ). */
   dropProb: number;
-  /** QDrop: probability that an input element takes the quantized value, else the FP one (0.5; 1 = BRECQ). */
+  /**
+   * QDrop: probability that an input element takes the quantized value, else the FP one (0.5;
+   * 1 = the quantized input alone; 0 = the FP input alone, as BRECQ's activation stage).
+   */
   inputMixProb: number;
   recLoss: "official" | "per-sample";
+  /**
+   * Exponent p of the reconstruction loss `|pred − tgt|^p` (absent: 2, the squared error;
+   * BRECQ's activation stage: 2.4).
+   */
+  lossP?: number;
+  /**
+   * One of BRECQ's two stages instead of the joint optimisation (absent):
+   * - `"weights"`: activation quantizers stay off and uninitialised (FP activations); only the
+   *   rounding `V` is optimised (`lsq` is ignored);
+   * - `"acts"`: weights stay as they are (frozen by an earlier stage); the unit's activation
+   *   quantizers, initialised beforehand, are switched on and only their steps are optimised.
+   */
+  stage?: "weights" | "acts";
+  /** Units (by name) that are not optimised: nearest rounding, observer-initialised steps. */
+  skipUnits?: string[];
   /** Samples the activation observers see (the first min(256, N)). */
   actInitSamples: number;
   /** Observer batch (256: one batch; the EMA applies across batches). */

@@ -9,6 +9,7 @@
  * @module
  */
 import {
+  abs,
   Adam,
   adaroundRegularizer,
   add,
@@ -19,6 +20,7 @@ import {
   keep,
   mul,
   noGrad,
+  pow,
   type Random,
   square,
   sub,
@@ -47,9 +49,15 @@ export function betaAt(
   return o.betaEnd + (o.betaStart - o.betaEnd) * Math.max(0, 1 - rel);
 }
 
-/** The reconstruction loss. */
-export function reconLoss(pred: Tensor, target: Tensor, kind: ReconOptions["recLoss"]): Tensor {
-  const s = sum(square(sub(pred, target)));
+/** The reconstruction loss: `|pred − target|^p` (p = 2: the squared error) summed, normalised by `kind`. */
+export function reconLoss(
+  pred: Tensor,
+  target: Tensor,
+  kind: ReconOptions["recLoss"],
+  p = 2,
+): Tensor {
+  const d = sub(pred, target);
+  const s = sum(p === 2 ? square(d) : pow(abs(d), p));
   const denom = kind === "per-sample" ? pred.shape[0] : pred.size / (pred.shape[1] ?? 1);
   return div(s, denom);
 }
@@ -70,6 +78,9 @@ export interface ReconRandom {
 /**
  * Reconstructs one unit on its cached inputs: enables its weight quantizers, initialises its
  * activation quantizers, optimises, and freezes its weights. Returns its report (less the time).
+ * BRECQ's stages (`o.stage`): `"weights"` leaves the activation quantizers off and optimises the
+ * rounding alone; `"acts"` switches on the (already initialised) activation quantizers, keeps
+ * the frozen weights and optimises the steps alone.
  */
 export async function reconstructUnit(
   ctx: UnitContext,
@@ -85,17 +96,20 @@ export async function reconstructUnit(
   const layers = unit.layers.filter((l) => model.weights.has(l));
   const acts = [...model.acts.values()].filter((q) => inUnit.has(q.site.node));
   for (const l of layers) model.weights.get(l)!.enabled = true;
-  await initActQuantizers(model, unit.nodes, acts, ctx.quantInputs, o);
-  const lossBefore = await evalLoss(ctx, target);
-  const optimise = o.iters > 0 &&
-    ((o.adaround && layers.length > 0) || (o.lsq && acts.length > 0));
+  if (o.stage === "acts") { for (const q of acts) q.enabled = q.inited; }
+  else if (o.stage !== "weights") {
+    await initActQuantizers(model, unit.nodes, acts, ctx.quantInputs, o);
+  }
+  const lossBefore = await evalLoss(ctx, target, fpInputs);
+  const optimise = o.iters > 0 && !o.skipUnits?.includes(unit.name) &&
+    ((trainsRounding(o) && layers.length > 0) || (trainsSteps(o) && acts.length > 0));
   if (optimise) {
     const session = await openSession(ctx, fpInputs, target, layers, acts, hooks, random, inputs);
     await optimiseUnit(session, random.rng, log);
     closeSession(session);
   }
-  for (const l of layers) model.freezeWeight(l);
-  const lossAfter = await evalLoss(ctx, target);
+  if (o.stage !== "acts") { for (const l of layers) model.freezeWeight(l); }
+  const lossAfter = await evalLoss(ctx, target, fpInputs);
   if (fpInputs !== ctx.fpInputs) {
     const raw = Object.values(ctx.fpInputs);
     for (const t of Object.values(fpInputs)) if (!raw.includes(t)) t.dispose();
@@ -111,6 +125,11 @@ export async function reconstructUnit(
     lossAfter,
   };
 }
+
+/** Whether the rounding `V` is optimised (not in BRECQ's activation stage). */
+const trainsRounding = (o: ReconOptions) => o.adaround && o.stage !== "acts";
+/** Whether the activation steps are optimised (not in BRECQ's weight stage: FP activations). */
+const trainsSteps = (o: ReconOptions) => o.lsq && o.stage !== "weights";
 
 /** What stays fixed over one unit's iterations. */
 interface UnitSession {
@@ -146,8 +165,8 @@ async function openSession(
 ): Promise<UnitSession> {
   const { model, unit, options: o } = ctx;
   const vs: Tensor[] = [];
-  if (o.adaround) { for (const l of layers) vs.push(await model.startAdaround(l)); }
-  const steps = o.lsq ? acts.map((q) => q.scale!.variable()) : [];
+  if (trainsRounding(o)) { for (const l of layers) vs.push(await model.startAdaround(l)); }
+  const steps = trainsSteps(o) ? acts.map((q) => q.scale!.variable()) : [];
   const drop = o.dropProb > 0 ? { prob: o.dropProb, rng: random.maskRng } : null;
   const fetch = [unit.output];
   return {
@@ -195,10 +214,12 @@ async function optimiseUnit(s: UnitSession, rng: Random, log: (msg: string) => v
     idx.dispose();
     if (rec) {
       const perIt = (performance.now() - t0) / 1000 / (it + 1);
+      const loss = (await rec.item()).toPrecision(5);
+      const beta = trainsRounding(o) ? ` β ${betaAt(it, o).toFixed(2)}` : "";
+      const left = formatSeconds(perIt * (o.iters - it - 1));
       log(
-        `  ${unit.name} iter ${it + 1}/${o.iters} rec ${(await rec.item()).toPrecision(5)} β ${
-          betaAt(it, o).toFixed(2)
-        } (${perIt.toFixed(3)} s/it, unit done in ${formatSeconds(perIt * (o.iters - it - 1))})`,
+        `  ${unit.name} iter ${it + 1}/${o.iters} rec ${loss}${beta} ` +
+          `(${perIt.toFixed(3)} s/it, unit done in ${left})`,
       );
       rec.dispose();
     }
@@ -214,12 +235,16 @@ function step(s: UnitSession, it: number, idx: Tensor, keepRec: boolean): Tensor
   const { model, options: o } = s.ctx;
   const qIn = gatherRows(s.ctx.quantInputs, idx);
   const fIn = gatherRows(s.fpInputs, idx);
-  const mixed = o.inputMixProb < 1 ? mixInputs(qIn, fIn, o.inputMixProb, s.maskRng) : qIn;
+  const mixed = o.inputMixProb <= 0
+    ? fIn
+    : o.inputMixProb < 1
+    ? mixInputs(qIn, fIn, o.inputMixProb, s.maskRng)
+    : qIn;
   const out = s.runUnit(mixed);
   const tgt = gather(s.target, idx, 0);
-  const rec = reconLoss(out, tgt, o.recLoss);
+  const rec = reconLoss(out, tgt, o.recLoss, o.lossP);
   let total = rec;
-  if (it >= o.warmup * o.iters && o.adaround) {
+  if (it >= o.warmup * o.iters && trainsRounding(o)) {
     const beta = betaAt(it, o);
     for (const l of s.layers) {
       total = add(total, mul(adaroundRegularizer(model.weights.get(l)!.v!, beta), o.lambda));
@@ -279,21 +304,29 @@ function fpTargets(ctx: UnitContext, fpInputs: Record<string, Tensor>): Tensor {
   })[unit.output];
 }
 
-/** The reconstruction loss on the first `evalSamples` cached quantized inputs. */
-async function evalLoss(ctx: UnitContext, target: Tensor): Promise<number> {
+/**
+ * The reconstruction loss on the first `evalSamples` cached quantized inputs (the FP inputs where
+ * the unit is optimised on them alone, `inputMixProb` 0).
+ */
+async function evalLoss(
+  ctx: UnitContext,
+  target: Tensor,
+  fpInputs: Record<string, Tensor>,
+): Promise<number> {
   const { model, unit, images, options: o } = ctx;
+  const source = o.inputMixProb <= 0 ? fpInputs : ctx.quantInputs;
   const n = Math.min(images.shape[0], o.evalSamples);
   let acc = 0;
   for (let s = 0; s < n; s += o.chunk) {
     const e = Math.min(n, s + o.chunk);
     const loss = tidy(() => {
       const feeds = Object.fromEntries(
-        Object.entries(ctx.quantInputs).map(([k, v]) => [k, rows(v, s, e)]),
+        Object.entries(source).map(([k, v]) => [k, rows(v, s, e)]),
       );
       const out = noGrad(() =>
         model.run({ feeds, nodes: unit.nodes, fetch: [unit.output] })
       )[unit.output];
-      return noGrad(() => reconLoss(out, rows(target, s, e), o.recLoss));
+      return noGrad(() => reconLoss(out, rows(target, s, e), o.recLoss, o.lossP));
     });
     acc += (await loss.data())[0] * (e - s);
     loss.dispose();

@@ -2,37 +2,38 @@
  * Does MRECG's top-k capacity-differential choice reproduce the official merge scheme?
  * ({@linkcode schemeCheck}; the command is `deno task scheme-check`, `cli/scheme_check.ts`.)
  *
- * Computes the data-free ModCap of every graph unit of a MobileNetV2 (W4, first/last 8-bit),
+ * Builds the units of the official code on a MobileNetV2 (`mrecgUnits`: 18 units, the stem with
+ * the first inverted residual, IR1 … IR16, the last conv with the classifier; unit i is IR i for
+ * 1 ≤ i ≤ 16), computes the data-free ModCap of every unit (W4, first and last layer 8-bit),
  * picks the top-k adjacent pairs, and compares them with the official MobileNetV2 scheme
- * `[1, 2, (3,3), 4, (5,5), 6, (7,7,7), (8,8,8), 9, (10,10), 11]`, read as 18 units = stem + 17
- * inverted residuals (an assumption: the official unit list is not in the official configs).
- * Pairs are compared in inverted-residual indices. Given `groups`, it compares the merges of a
- * data-dependent MRECG run instead (as its log prints them: graph-unit indices from 0, e.g.
- * `1+2+3,10+11`). The overlap is set against chance: the expected overlap of k pairs drawn at
- * random from the candidate pairs, and the hypergeometric probability of at least the observed
- * overlap.
+ * `[1, 2, (3,3), 4, (5,5), 6, (7,7,7), (8,8,8), 9, (10,10), 11]`, whose total length is those 18
+ * units: it merges IR2+IR3, IR5+IR6, IR8+IR9+IR10, IR11+IR12+IR13 and IR15+IR16, the last block
+ * of a stage with the first of the next. Pairs are named by inverted-residual indices (IR0 is the
+ * first inverted residual). Given `groups`, it compares the merges of a data-dependent MRECG run
+ * instead (as its log prints them: unit indices from 0, e.g. `1+2+3,10+11`). The overlap is set
+ * against chance: the expected overlap of k pairs drawn at random from the candidate pairs, and
+ * the hypergeometric probability of at least the observed overlap.
  *
  * @module
  */
 import { foldBatchNorm, type Graph, reconstructionUnits } from "../../models/mod.ts";
-import { dataFreeCapacity, schemeGroups, topKPairs } from "../../methods/mrecg.ts";
+import { dataFreeCapacity, mrecgUnits, schemeGroups, topKPairs } from "../../methods/mrecg.ts";
 import { SCHEMES } from "./recipes.ts";
 
 /** The official MobileNetV2 merge scheme (`bytedance/MRECG` configs; the recipes' own). */
 export const OFFICIAL_MBV2: (number | number[])[] = SCHEMES.mobilenetv2;
 
-/** The official scheme's unit count, read as stem + 17 inverted residuals. */
-const OFFICIAL_UNITS = 18;
-
 /** What {@linkcode schemeCheck} found; pairs are inverted-residual indices of their first member. */
 export interface SchemeCheck {
-  /** Graph units. */
+  /** The official code's units (MRECG's default partition). */
   units: number;
-  /** Inverted residuals among them. */
+  /** The harness's graph-derived blocks (`reconstructionUnits`). */
+  graphUnits: number;
+  /** Inverted residuals among the graph-derived blocks. */
   invertedResiduals: number;
-  /** The data-free ModCap of every graph unit. */
+  /** The data-free ModCap of every unit. */
   capacities: number[];
-  /** The relative differential of each adjacent pair of graph units (null: not a candidate). */
+  /** The relative differential of each adjacent pair of units (null: not a candidate). */
   differentials: (number | null)[];
   /** The k of the top-k choice. */
   k: number;
@@ -44,7 +45,7 @@ export interface SchemeCheck {
   official: number[];
   /** The pairs in both. */
   common: number[];
-  /** Adjacent inverted-residual pairs: the candidates. */
+  /** Adjacent pairs of homogeneous units (two inverted residuals): the candidates. */
   candidates: number;
   /** The overlap expected when `chosen.length` candidate pairs are drawn at random. */
   expected: number;
@@ -53,7 +54,7 @@ export interface SchemeCheck {
 }
 
 /**
- * Parses merged groups as an MRECG run logs them (`1+2+3,10+11`: graph-unit indices from 0,
+ * Parses merged groups as an MRECG run logs them (`1+2+3,10+11`: unit indices from 0,
  * each group consecutive) into the pairs they merge (the first index of each adjacent pair); a
  * RangeError names a malformed group.
  */
@@ -81,30 +82,35 @@ function binom(a: number, b: number): number {
 
 /**
  * Compares the top-`k` data-free merges of `graph` (default k: the official scheme's 7), or the
- * merges of `groups` (pairs as {@linkcode parseGroups} gives them), with the official MobileNetV2
- * scheme. `graph` is the unfolded model; BN is folded here.
+ * merges of `groups` (pairs of unit indices as {@linkcode parseGroups} gives them), with the
+ * official MobileNetV2 scheme. `graph` is the unfolded model; BN is folded here. A RangeError
+ * names both counts when the model does not have the scheme's 18 units.
  */
 export function schemeCheck(
   graph: Graph,
   opts: { k?: number; groups?: number[] } = {},
 ): SchemeCheck {
   const folded = foldBatchNorm(graph).graph;
-  const units = reconstructionUnits(folded);
-  const ir = units.flatMap((u, i) => (u.kind === "inverted-residual" ? [i] : []));
-  const caps = units.map((u, i) =>
-    dataFreeCapacity(folded, u, () => (i === 0 || i === units.length - 1 ? 8 : 4))
+  const blocks = reconstructionUnits(folded);
+  const units = mrecgUnits(folded);
+  const groups = schemeGroups(OFFICIAL_MBV2, units.length);
+  // Inverted-residual index of each unit that is one inverted residual (else -1).
+  const irs = blocks.filter((u) => u.kind === "inverted-residual");
+  const ir = units.map((u) => irs.findIndex((b) => b.name === u.name));
+  const first = units[0].layers[0], last = units.at(-1)!.layers.at(-1);
+  const caps = units.map((u) =>
+    dataFreeCapacity(folded, u, (l) => (l === first || l === last ? 8 : 4))
   );
-  // Official pairs in IR indices: official unit j (0-based) is IR j-1.
-  const official = schemeGroups(OFFICIAL_MBV2, OFFICIAL_UNITS)
-    .flatMap((g) => g.slice(0, -1).map((j) => j - 1));
+  const toIr = (pairs: number[]) =>
+    pairs.filter((p) => ir[p] >= 0 && ir[p + 1] === ir[p] + 1).map((p) => ir[p]);
+  const official = toIr(groups.flatMap((g) => g.slice(0, -1)));
   const k = opts.k ?? official.length;
   const { diffs, pairs: topK } = topKPairs(units, caps, k);
-  // Pairs as graph-unit indices of their first member: the top-k data-free ones, or a run's groups.
-  const pairs = opts.groups ?? topK;
-  const chosen = pairs.map((p) => ir.indexOf(p)).filter((i) => i >= 0);
+  // Pairs as unit indices of their first member: the top-k data-free ones, or a run's groups.
+  const chosen = toIr(opts.groups ?? topK);
   const common = chosen.filter((p) => official.includes(p));
-  // Chance: `chosen.length` of the candidate pairs (adjacent inverted residuals) drawn at random.
-  const candidates = Math.max(0, ir.length - 1);
+  // Chance: `chosen.length` of the candidate pairs drawn at random.
+  const candidates = diffs.filter((d) => d !== null).length;
   const n = chosen.length, K = official.length;
   let pAtLeast = 0;
   for (let x = common.length; x <= Math.min(n, K); x++) {
@@ -112,7 +118,8 @@ export function schemeCheck(
   }
   return {
     units: units.length,
-    invertedResiduals: ir.length,
+    graphUnits: blocks.length,
+    invertedResiduals: irs.length,
     capacities: caps,
     differentials: diffs,
     k,

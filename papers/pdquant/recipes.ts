@@ -1,9 +1,18 @@
 /**
- * PD-Quant recipes (version 1): the settings of `hustvl/PD-Quant` (main_imagenet.py, run_script.py). Baselines
- * (QDrop, BRECQ, AdaRound) run in the same pipeline with the same shared defaults.
+ * PD-Quant recipes (version 2): the settings of `hustvl/PD-Quant` (main_imagenet.py,
+ * run_script.py). Baselines (QDrop, BRECQ, AdaRound) run in the same pipeline with the same shared
+ * defaults; BRECQ runs its own official two-stage protocol (the PD-Quant code has no BRECQ mode).
  *
  * @module
  */
+
+/**
+ * Version 2 (session 12): the methods became the official protocols — BRECQ's two stages,
+ * PD-Quant's DC closeness term averaged over batch × H × W, int32 biases as integer kernels use
+ * them, MRECG's official units — so version-1 records no longer count (reports list them as of
+ * an older version).
+ */
+const RECIPE_VERSION = 2;
 
 const CALIBRATION = {
   n: 1024,
@@ -47,7 +56,7 @@ function recipe(method: string, family: keyof typeof FAMILIES, config: object, n
   const f = FAMILIES[family];
   return {
     id: `pdquant/${method}@${family}`,
-    version: 1,
+    version: RECIPE_VERSION,
     paper: "pdquant",
     method,
     archs: [...f.archs],
@@ -83,7 +92,9 @@ export const RECIPES: unknown[] = [
       "shared defaults (it is a modified QDrop codebase)",
     ]),
     recipe("brecq", family, { prob: 1.0, input_prob: 1.0 }, [
-      "inferred: BRECQ = the same block reconstruction without dropping",
+      "BRECQ runs the official yhhhli/BRECQ protocol (rounding with float activations, then the " +
+      "steps alone; its own learning rates): PD-Quant's code has no BRECQ mode, and its BRECQ rows " +
+      "are cited from MRECG's Table 1",
     ]),
     recipe("adaround", family, { granularity: "layer" }, [
       "inferred: AdaRound = layer-wise reconstruction of the weight rounding",
