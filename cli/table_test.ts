@@ -49,7 +49,7 @@ Deno.test("table prints the matrix and the per-run rows of both record schemas",
     const files = [`${dir}/a.json`, `${dir}/b.json`, `${dir}/c.json`];
     const matrix = await runTask(SPEC, main, ["--model", "m", ...files, `${dir}/p.json`]);
     assertEquals(matrix.code, 0, matrix.err);
-    assert(matrix.out.includes("| W/A | rtn | brecq | qdrop | paper (mobilenetv2) |"), matrix.out);
+    assert(matrix.out.includes("| W/A | rtn | brecq-joint | qdrop | paper (mobilenetv2) |"), matrix.out);
     assert(
       matrix.out.includes("| W2A4 | 0.50 | 40.00 (200 it, 1e-2, 1024 calib) | not run |"),
       matrix.out,
@@ -60,7 +60,7 @@ Deno.test("table prints the matrix and the per-run rows of both record schemas",
     assert(runs.out.includes(`| rtn | W2A4 | 100 | 1 | 256 | 1300 | 78.00 | 0.50 |`), runs.out);
     assert(
       runs.out.includes(
-        `| brecq | W2A4 | 200 | 2 | 1024 | 1300 | 78.00 | 40.00 | 39.50 | — | — | 10 | 500 | abc | \`${dir}/c.json\` |`,
+        `| brecq-joint | W2A4 | 200 | 2 | 1024 | 1300 | 78.00 | 40.00 | 39.50 | — | — | 10 | 500 | abc | \`${dir}/c.json\` |`,
       ),
       runs.out,
     );

@@ -37,6 +37,7 @@
 import { z } from "zod";
 import { type Method, OFFICIAL_ITERS, parseConfig, reconFields } from "./_quant/config.ts";
 import { runBaseline } from "./_quant/baseline.ts";
+import { BIAS_ROUNDING_DEVIATION } from "./_quant/quantized_model.ts";
 import { describes, ignored, type RecipeValue, RECON_KEYS, to } from "./_quant/recipe_keys.ts";
 
 /** The official activation-stage iterations per unit (`--iters_a`). */
@@ -82,7 +83,7 @@ export const brecq: Method<typeof config> = {
     "Budgets below `paper` (smoke, quick, custom) cut the iterations per unit of both stages in proportion (activation stage: a quarter of the weight stage's, 5,000 of 20,000 at the paper budget) and, for smoke, the calibration set; every record names its budget.",
     "The rounding regularizer switches on at 0-based iteration warmup·iters and β lags the official 1-based counter by one iteration (β ends at ≈ 2.001, not 2).",
     "Calibration images are a seeded sample in the model's evaluation preprocessing; the official codes take the first N images of a shuffled train loader with RandomResizedCrop(224) and horizontal flip.",
-    "Biases of quantized layers are rounded to the int32 grid s_x·s_w[c] in the simulator and the export, as onnxruntime's fused integer kernels (and every integer backend) do, so that the simulated model equals the deployed one; the official PyTorch codes keep float biases.",
+    BIAS_ROUNDING_DEVIATION,
   ],
   recipeKeys: {
     ...RECON_KEYS,

@@ -26,6 +26,7 @@
 import { z } from "zod";
 import { type Method, parseConfig, reconFields } from "./_quant/config.ts";
 import { runBaseline } from "./_quant/baseline.ts";
+import { BIAS_ROUNDING_DEVIATION } from "./_quant/quantized_model.ts";
 import { describes, RECON_KEYS } from "./_quant/recipe_keys.ts";
 
 const config = z.object({ ...reconFields }).strict();
@@ -49,7 +50,7 @@ export const brecqJoint: Method<typeof config> = {
     "The rounding regularizer switches on at 0-based iteration warmup·iters and β lags the official 1-based counter by one iteration (β ends at ≈ 2.001, not 2).",
     "Calibration images are a seeded sample in the model's evaluation preprocessing; the official codes take the first N images of a shuffled train loader with RandomResizedCrop(224) and horizontal flip.",
     "Activation ranges are initialised unit by unit on the quantized model's stream (PD-Quant's way); QDrop's code initialises every observer at once on the FP model, MRECG's with an EMA-MSE over 16 × 256 FP batches (likely to matter at A2/A3).",
-    "Biases of quantized layers are rounded to the int32 grid s_x·s_w[c] in the simulator and the export, as onnxruntime's fused integer kernels (and every integer backend) do, so that the simulated model equals the deployed one; the official PyTorch codes keep float biases.",
+    BIAS_ROUNDING_DEVIATION,
   ],
   recipeKeys: { ...RECON_KEYS, prob: describes(1.0), input_prob: describes(1.0) },
   run(ctx, raw) {

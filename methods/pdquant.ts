@@ -61,6 +61,7 @@ import type { FoldedBatchNorm } from "../models/fold_bn.ts";
 import type { Graph, Node } from "../models/graph.ts";
 import { type Method, type MethodContext, parseConfig, reconFields } from "./_quant/config.ts";
 import { runBaseline } from "./_quant/baseline.ts";
+import { BIAS_ROUNDING_DEVIATION } from "./_quant/quantized_model.ts";
 import { DROP_KEYS, RECON_KEYS, to } from "./_quant/recipe_keys.ts";
 import type { ReconHooks } from "./_quant/recon.ts";
 
@@ -305,7 +306,7 @@ export const pdquant: Method<typeof config> = {
     "The weight grid's zero point for each candidate range of the 2-D L_p search is found by an integer ternary search (then exhaustively among the last few), not by enumerating all 2^b, and ties go to the widest range; where the error is not unimodal in the zero point the official enumeration can pick a different, near-equal grid.",
     "The rounding regularizer switches on at 0-based iteration warmup·iters and β lags the official 1-based counter by one iteration (β ends at ≈ 2.001, not 2).",
     "Calibration images are a seeded sample in the model's evaluation preprocessing; the official codes take the first N images of a shuffled train loader with RandomResizedCrop(224) and horizontal flip.",
-    "Biases of quantized layers are rounded to the int32 grid s_x·s_w[c] in the simulator and the export, as onnxruntime's fused integer kernels (and every integer backend) do, so that the simulated model equals the deployed one; the official PyTorch codes keep float biases.",
+    BIAS_ROUNDING_DEVIATION,
   ],
   recipeKeys: {
     ...RECON_KEYS,

@@ -16,6 +16,7 @@ import { z } from "zod";
 import { type Method, parseConfig } from "./_quant/config.ts";
 import { commonFields } from "./_quant/config.ts";
 import { runBaseline } from "./_quant/baseline.ts";
+import { BIAS_ROUNDING_DEVIATION } from "./_quant/quantized_model.ts";
 import { COMMON_KEYS, ignored } from "./_quant/recipe_keys.ts";
 
 const config = z.object({ ...commonFields }).strict();
@@ -36,7 +37,7 @@ export const rtn: Method<typeof config> = {
     "The weight grid's zero point for each candidate range of the 2-D L_p search is found by an integer ternary search (then exhaustively among the last few), not by enumerating all 2^b, and ties go to the widest range; where the error is not unimodal in the zero point the official enumeration can pick a different, near-equal grid.",
     "Calibration images are a seeded sample in the model's evaluation preprocessing; the official codes take the first N images of a shuffled train loader with RandomResizedCrop(224) and horizontal flip.",
     "Activation ranges are initialised unit by unit on the quantized model's stream (PD-Quant's way); QDrop's code initialises every observer at once on the FP model, MRECG's with an EMA-MSE over 16 × 256 FP batches (likely to matter at A2/A3).",
-    "Biases of quantized layers are rounded to the int32 grid s_x·s_w[c] in the simulator and the export, as onnxruntime's fused integer kernels (and every integer backend) do, so that the simulated model equals the deployed one; the official PyTorch codes keep float biases.",
+    BIAS_ROUNDING_DEVIATION,
   ],
   recipeKeys: {
     ...COMMON_KEYS,

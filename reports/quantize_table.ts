@@ -259,7 +259,9 @@ export function quantizeMatrix(entries: MatrixEntry[], arch: string): string {
   const rows = bits.map((b) => {
     const [w, a] = b.split("/");
     const reported = paper.get(b);
-    const paperText = methods.filter((m) => reported?.has(m))
+    // The papers' BRECQ rows stand beside either BRECQ variant the table shows.
+    const paperMethod = (m: string) => (m === "brecq-joint" ? "brecq" : m);
+    const paperText = [...new Set(methods.map(paperMethod))].filter((m) => reported?.has(m))
       .map((m) => `${m} ${reported!.get(m)!.toFixed(2)}`).join(" · ") || "—";
     return [
       `W${w}A${a}`,

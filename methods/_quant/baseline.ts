@@ -26,6 +26,8 @@ import { blockUnits, layerUnits } from "./units.ts";
 export interface BaselineConfig {
   wBits: number;
   aBits: number;
+  /** Quantized layers' biases on the int32 grid (as integer kernels use them), or in float. */
+  biasRounding?: "int32" | "float";
   calibSize?: number;
   seed: number;
   headStem8bit: boolean;
@@ -99,6 +101,7 @@ export async function runBaseline(
     weightObserver: c.weightObserver === "shrink" ? "minmax" : c.weightObserver,
     actObserver: c.actObserver,
     p: c.p,
+    biasRounding: c.biasRounding ?? "int32",
   });
   if (c.weightObserver === "shrink") await setWeightObserver(model, "shrink");
   const iters = mode.noOptimisation ? 0 : c.iters ?? OFFICIAL_ITERS;
