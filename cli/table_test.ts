@@ -49,7 +49,10 @@ Deno.test("table prints the matrix and the per-run rows of both record schemas",
     const files = [`${dir}/a.json`, `${dir}/b.json`, `${dir}/c.json`];
     const matrix = await runTask(SPEC, main, ["--model", "m", ...files, `${dir}/p.json`]);
     assertEquals(matrix.code, 0, matrix.err);
-    assert(matrix.out.includes("| W/A | rtn | brecq-joint | qdrop | paper (mobilenetv2) |"), matrix.out);
+    assert(
+      matrix.out.includes("| W/A | rtn | brecq-joint | qdrop | paper (mobilenetv2) |"),
+      matrix.out,
+    );
     assert(
       matrix.out.includes("| W2A4 | 0.50 | 40.00 (200 it, 1e-2, 1024 calib) | not run |"),
       matrix.out,

@@ -95,7 +95,10 @@ Deno.test("quantizeMatrix reads both record kinds and puts the papers' values be
     "mobilenetv2",
   );
   const rows = table.split("\n");
-  assert(rows[2].startsWith("| W/A | rtn | brecq-joint | mrecg+brecq | paper (mobilenetv2) |"), rows[2]);
+  assert(
+    rows[2].startsWith("| W/A | rtn | brecq-joint | mrecg+brecq | paper (mobilenetv2) |"),
+    rows[2],
+  );
   const w2a4 = rows.find((l) => l.startsWith("| W2A4"))!;
   // MRECG's Table 1 (MobileNetV2 ×1.0): BRECQ 52.30, MRECG+BRECQ 58.49 at W2A4.
   assertEquals(
