@@ -49,7 +49,7 @@ export const brecqJoint: Method<typeof config> = {
     "Budgets below `paper` (smoke, quick, custom) cut the iterations per unit and, for smoke, the calibration set; every record names its budget.",
     "The rounding regularizer switches on at 0-based iteration warmup·iters and β lags the official 1-based counter by one iteration (β ends at ≈ 2.001, not 2).",
     "Calibration images are a seeded sample in the model's evaluation preprocessing; the official codes take the first N images of a shuffled train loader with RandomResizedCrop(224) and horizontal flip.",
-    "Activation ranges are initialised unit by unit on the quantized model's stream (PD-Quant's way); QDrop's code initialises every observer at once on the FP model, MRECG's with an EMA-MSE over 16 × 256 FP batches (likely to matter at A2/A3).",
+    "Activation ranges are observed at once on the FP model on the first 256 calibration images (QDrop's and MQBench's way), with ptq-bench's histogram L_p search.",
     BIAS_ROUNDING_DEVIATION,
   ],
   recipeKeys: { ...RECON_KEYS, prob: describes(1.0), input_prob: describes(1.0) },
@@ -61,6 +61,7 @@ export const brecqJoint: Method<typeof config> = {
       lsq: true,
       dropProb: 0,
       inputMixProb: 1,
+      actInit: "fp-model",
     });
   },
 };

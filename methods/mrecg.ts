@@ -179,7 +179,7 @@ export const mrecg: Method<typeof config> = {
     "The official scheme is applied where its length equals the model's unit count (the four official models); on the proxies, whose units differ, the merges are chosen by ptq-bench's data-dependent ModCap with the scheme's k, and the record gives their overlap with the scheme (`schemeMatch`).",
     "The rounding regularizer switches on at 0-based iteration warmup·iters and β lags the official 1-based counter by one iteration (β ends at ≈ 2.001, not 2).",
     "Calibration images are a seeded sample in the model's evaluation preprocessing; the official codes take the first N images of a shuffled train loader with RandomResizedCrop(224) and horizontal flip.",
-    "Activation ranges are initialised unit by unit on the quantized model's stream (PD-Quant's way); QDrop's code initialises every observer at once on the FP model, MRECG's with an EMA-MSE over 16 × 256 FP batches (likely to matter at A2/A3).",
+    "Activation ranges are observed at once on the FP model, as MQBench does, but on the first 256 calibration images in one batch with ptq-bench's histogram L_p search; MQBench's EMAMSEObserver runs over all 16 cached batches of 256 (EMA 0.9) with 95 shrink factors.",
     BIAS_ROUNDING_DEVIATION,
   ],
   recipeKeys: { ...RECON_KEYS, ...DROP_KEYS, base: to("base"), scheme: to("scheme") },
@@ -254,6 +254,7 @@ export const mrecg: Method<typeof config> = {
       lsq: true,
       ...drop,
       units: () => merged,
+      actInit: "fp-model",
     });
     let match: { official: number; chosen: number; common: number } | null = null;
     if (official && !useScheme) {

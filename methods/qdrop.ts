@@ -47,7 +47,7 @@ export const qdrop: Method<typeof config> = {
     "The weight grid's zero point for each candidate range of the 2-D L_p search is found by an integer ternary search (then exhaustively among the last few), not by enumerating all 2^b, and ties go to the widest range; where the error is not unimodal in the zero point the official enumeration can pick a different, near-equal grid.",
     "The rounding regularizer switches on at 0-based iteration warmup·iters and β lags the official 1-based counter by one iteration (β ends at ≈ 2.001, not 2).",
     "Calibration images are a seeded sample in the model's evaluation preprocessing; the official codes take the first N images of a shuffled train loader with RandomResizedCrop(224) and horizontal flip.",
-    "Activation ranges are initialised unit by unit on the quantized model's stream (PD-Quant's way); QDrop's code initialises every observer at once on the FP model, MRECG's with an EMA-MSE over 16 × 256 FP batches (likely to matter at A2/A3).",
+    "Activation ranges are observed at once on the FP model (all quantizers off) on the first 256 calibration images, as QDrop's `enable_calibration_woquantization` does; the ranges come from ptq-bench's histogram L_p search.",
     BIAS_ROUNDING_DEVIATION,
   ],
   recipeKeys: { ...RECON_KEYS, ...DROP_KEYS },
@@ -59,6 +59,7 @@ export const qdrop: Method<typeof config> = {
       lsq: true,
       dropProb: c.dropProb,
       inputMixProb: c.inputMixProb,
+      actInit: "fp-model",
     });
   },
 };

@@ -63,6 +63,8 @@ export interface BaselineMode {
   headStemActs?: "last-input" | "brecq";
   /** Official BRECQ's two stages instead of one joint optimisation (no hooks). */
   twoStages?: TwoStages;
+  /** Activation ranges observed on the FP model at once (`ReconOptions.actInit`). */
+  actInit?: "fp-model";
 }
 
 /**
@@ -120,6 +122,7 @@ export async function runBaseline(
     warmup: c.warmup ?? RECON_DEFAULTS.warmup,
     dropProb: mode.dropProb,
     inputMixProb: mode.inputMixProb,
+    ...(mode.actInit ? { actInit: mode.actInit } : {}),
     recLoss: c.recLoss ?? RECON_DEFAULTS.recLoss,
     chunk: c.chunk,
     logEvery: c.logEvery ?? RECON_DEFAULTS.logEvery,

@@ -50,7 +50,7 @@ import {
 } from "./checkpoint.ts";
 import type { QuantModel } from "./quantized_model.ts";
 import type { ReconHooks, ReconOptions, UnitContext, UnitReport } from "./recon_options.ts";
-import { type ReconRandom, reconstructUnit } from "./recon_unit.ts";
+import { initActQuantizers, type ReconRandom, reconstructUnit } from "./recon_unit.ts";
 import { UnitInputs } from "./unit_inputs.ts";
 
 export {
@@ -68,6 +68,18 @@ export { betaAt, formatSeconds, initActQuantizers, reconLoss } from "./recon_uni
  * input). Quantizers of each unit are enabled as it is reached; at the end every quantizer of
  * every unit is enabled and frozen. Returns the per-unit reports.
  */
+/** Every activation quantizer initialised on the FP model's stream (all quantizers off). */
+async function initOnFpModel(model: QuantModel, images: Tensor, o: ReconOptions): Promise<void> {
+  const nodes = model.graph.nodes;
+  const order = new Map<string, number>();
+  nodes.forEach((n, i) => n.outputs.forEach((v) => order.set(v, i)));
+  const acts = [...model.acts.values()]
+    .filter((q) => order.has(q.site.value))
+    .sort((a, b) => order.get(a.site.value)! - order.get(b.site.value)!);
+  model.setQuantState(false, false);
+  await initActQuantizers(model, nodes, acts, { [model.graph.inputs[0].name]: images }, o, false);
+}
+
 export async function reconstruct(
   model: QuantModel,
   images: Tensor,
@@ -91,6 +103,9 @@ export async function reconstruct(
   const done = checkpoint ? await resume(checkpoint, model, identity, units, random, log) : null;
   const start = done?.unitsDone ?? 0;
   const reports = [...done?.reports ?? []];
+  // QDrop's / MQBench's initialisation: every activation observer at once on the FP model (a
+  // resumed run restores the ranges from its checkpoint).
+  if (o.actInit === "fp-model" && start === 0) await initOnFpModel(model, images, o);
   const inputs = new UnitInputs(model, images, o.chunk, units.slice(0, start));
   try {
     for (let ui = start; ui < units.length; ui++) {

@@ -52,6 +52,12 @@ export interface ReconOptions {
   stage?: "weights" | "acts";
   /** Units (by name) that are not optimised: nearest rounding, observer-initialised steps. */
   skipUnits?: string[];
+  /**
+   * Where activation ranges are observed: absent, unit by unit on the quantized model's stream as
+   * each unit is reached (PD-Quant's way); `"fp-model"`, every observer at once on the FP model
+   * before the first unit (QDrop's `enable_calibration_woquantization`, MQBench's for MRECG).
+   */
+  actInit?: "fp-model";
   /** Samples the activation observers see (the first min(256, N)). */
   actInitSamples: number;
   /** Observer batch (256: one batch; the EMA applies across batches). */

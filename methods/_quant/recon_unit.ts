@@ -96,8 +96,10 @@ export async function reconstructUnit(
   const layers = unit.layers.filter((l) => model.weights.has(l));
   const acts = [...model.acts.values()].filter((q) => inUnit.has(q.site.node));
   for (const l of layers) model.weights.get(l)!.enabled = true;
-  if (o.stage === "acts") { for (const q of acts) q.enabled = q.inited; }
-  else if (o.stage !== "weights") {
+  if (o.stage === "acts" || (o.actInit === "fp-model" && o.stage !== "weights")) {
+    // Initialised beforehand (BRECQ's activation stage; every observer on the FP model).
+    for (const q of acts) q.enabled = q.inited;
+  } else if (o.stage !== "weights") {
     await initActQuantizers(model, unit.nodes, acts, ctx.quantInputs, o);
   }
   const lossBefore = await evalLoss(ctx, target, fpInputs);
@@ -344,6 +346,8 @@ export async function initActQuantizers(
   acts: ActQuantizer[],
   inputs: Record<string, Tensor>,
   o: Pick<ReconOptions, "actInitSamples" | "actInitBatch" | "chunk">,
+  /** Switch each quantizer on once initialised (off: every observer sees the float stream). */
+  enable = true,
 ): Promise<void> {
   const n = Math.min(o.actInitSamples, Object.values(inputs)[0].shape[0]);
   for (const q of acts) {
@@ -380,6 +384,6 @@ export async function initActQuantizers(
     }
     const qp = obs.qparams();
     model.setActParams(q.site.value, qp.scale[0], qp.zeroPoint[0]);
-    q.enabled = true;
+    q.enabled = enable;
   }
 }
