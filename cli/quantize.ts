@@ -28,7 +28,7 @@ import {
   checkOverride,
   executeRun,
   type JsonValue,
-  runComputationKey,
+  runCheckpoint,
   runKey,
   type RunSpec,
   SUITE_DATA,
@@ -298,10 +298,7 @@ export async function main(args: string[]): Promise<number> {
     `${run.model.name}, ${run.methodId}, W${run.bits.w}A${run.bits.a}, budget ${run.budget} ` +
       `(${run.config.iters} it/unit, ${run.calibration.n} calibration images), seed ${run.seed}`,
   );
-  const checkpoint = {
-    dir: v.checkpoints,
-    key: JSON.stringify([runComputationKey(run), v.backend]),
-  };
+  const checkpoint = runCheckpoint(run, v.checkpoints, v.backend);
   const rec = await executeRun(run, {
     paths: { assetsDir: v.assets },
     backend: v.backend,

@@ -18,15 +18,19 @@
  */
 import { resolve } from "node:path";
 import {
+  type CostEstimate,
   estimateCosts,
   formatDuration,
   gitCommit,
   paperOf,
-  partition,
   planPaper,
   readPaperRecords,
-  runComputationKey,
+  type ReproduceOptions,
   runKey,
+  type RunSpec,
+  secondsOf,
+  type ShardPlan,
+  shardPlans,
 } from "../papers/mod.ts";
 import { type Flag, parseFlags, run, type TaskSpec, UsageError } from "./_flags.ts";
 import { reproduceOptions, SPEC as REPRODUCE } from "./reproduce.ts";
@@ -114,6 +118,35 @@ export interface JobManifest {
   command: string[];
 }
 
+/** A job's plan: the runs, their records, the shards and each run's displayed estimate. */
+export interface JobPlan {
+  runs: RunSpec[];
+  files: string[];
+  recorded: Set<string>;
+  parts: ShardPlan[];
+  shown: Map<string, CostEstimate>;
+}
+
+/**
+ * The plan of a sharded job as its tasks will compute it (the same function, the same records):
+ * `slurm` prints it before submitting, `slurm-status` follows it.
+ */
+export async function jobPlan(
+  paper: string,
+  o: Omit<ReproduceOptions, "paper">,
+  shards: number,
+): Promise<JobPlan> {
+  const { runs } = planPaper(paperOf(paper), o.suites!, o.budget!, o.cells, o.seeds, o.override);
+  const { records, files } = await readPaperRecords(o.resultsDir!, paper);
+  return {
+    runs,
+    files,
+    recorded: new Set(records.map(runKey)),
+    parts: shardPlans(runs, records, shards),
+    shown: estimateCosts(runs, records, false),
+  };
+}
+
 /** Single-quotes a word for bash. */
 export function shellQuote(s: string): string {
   return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replaceAll("'", `'"'"'`)}'`;
@@ -173,25 +206,8 @@ export async function main(args: string[]): Promise<number> {
   }
   const options = await reproduceOptions({ ...v, shard: undefined });
   const reproduceArgs = forwardedArgs(v as Record<string, unknown>);
-  // The shards as the tasks will compute them (the same function, the same records).
-  const plan = planPaper(
-    paperOf(paper),
-    options.suites!,
-    options.budget!,
-    options.cells,
-    options.seeds,
-    options.override,
-  );
-  if (!plan.runs.length) throw new UsageError(`no runs are planned for ${paper} with these flags`);
-  const { records } = await readPaperRecords(options.resultsDir!, paper);
-  const parts = partition(
-    plan.runs,
-    estimateCosts(plan.runs, records),
-    v.shards,
-    runComputationKey,
-  );
-  const shown = estimateCosts(plan.runs, records, false);
-  const recorded = new Set(records.map(runKey));
+  const job = await jobPlan(paper, options, v.shards);
+  if (!job.runs.length) throw new UsageError(`no runs are planned for ${paper} with these flags`);
   const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
   const jobDir = resolve(v["job-dir"] ?? `out/slurm/${paper}-${stamp}`);
   const repo = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
@@ -220,12 +236,12 @@ export async function main(args: string[]): Promise<number> {
   await Deno.writeTextFile(manifest.script, sbatchScript(manifest, Deno.execPath()));
   await Deno.chmod(manifest.script, 0o755);
   await Deno.writeTextFile(`${jobDir}/job.json`, JSON.stringify(manifest, null, 2) + "\n");
-  console.log(`${paper}: ${plan.runs.length} runs in ${v.shards} shards (${jobDir}/job.sbatch)`);
-  for (const p of parts) {
-    const left = p.runs.filter((r) => !recorded.has(r.key));
-    const secs = left.map((r) => shown.get(r.key)!.seconds);
-    const est = secs.every((s) => s !== null)
-      ? `~${formatDuration(secs.reduce((a, b) => a! + b!, 0)!)}`
+  console.log(`${paper}: ${job.runs.length} runs in ${v.shards} shards (${jobDir}/job.sbatch)`);
+  for (const p of job.parts) {
+    const left = p.runs.filter((r) => !job.recorded.has(r.key));
+    const secs = secondsOf(left, job.shown);
+    const est = secs !== null
+      ? `~${formatDuration(secs)}`
       : "time unknown (no recorded run of the same kind yet)";
     console.log(
       `  shard ${p.shard.index}/${p.shard.count}: ${p.runs.length} runs, ` +

@@ -6,20 +6,11 @@
  * @module
  */
 import { checkpointProgress } from "../methods/mod.ts";
-import {
-  estimateCosts,
-  formatDuration,
-  paperOf,
-  partition,
-  planPaper,
-  readPaperRecords,
-  runComputationKey,
-  runKey,
-} from "../papers/mod.ts";
+import { formatDuration, runCheckpoint, secondsOf } from "../papers/mod.ts";
 import { InputError, parseFlags, run, type TaskSpec } from "./_flags.ts";
 import { readInputJson } from "./_input.ts";
 import { reproduceOptions, SPEC as REPRODUCE } from "./reproduce.ts";
-import type { JobManifest } from "./slurm.ts";
+import { type JobManifest, jobPlan } from "./slurm.ts";
 
 /** The flags of `deno task slurm-status`. */
 export const SPEC = {
@@ -73,16 +64,7 @@ export async function main(args: string[]): Promise<number> {
   }
   const { values: rv } = parseFlags(REPRODUCE, [paper, ...m.reproduce_args]);
   const o = await reproduceOptions({ ...rv, shard: undefined });
-  const plan = planPaper(paperOf(paper), o.suites!, o.budget!, o.cells, o.seeds, o.override);
-  const { records, files } = await readPaperRecords(o.resultsDir!, paper);
-  const parts = partition(
-    plan.runs,
-    estimateCosts(plan.runs, records),
-    m.shards,
-    runComputationKey,
-  );
-  const shown = estimateCosts(plan.runs, records, false);
-  const recorded = new Set(records.map(runKey));
+  const { runs, files, recorded, parts, shown } = await jobPlan(paper, o, m.shards);
   console.log(
     `${paper}: job ${m.job_id ?? "(not submitted)"}, ${m.shards} shards, written ${m.created} ` +
       `at ${m.commit}; records: ${files.length ? files.join(", ") : "none yet"}`,
@@ -94,21 +76,18 @@ export async function main(args: string[]): Promise<number> {
     left += todo.length;
     let current = "";
     for (const r of todo) {
-      const ck = await checkpointProgress({
-        dir: o.checkpointDir!,
-        key: JSON.stringify([runComputationKey(r), o.backend ?? "cpu"]),
-      });
+      const ck = await checkpointProgress(runCheckpoint(r, o.checkpointDir!, o.backend ?? "cpu"));
       if (ck) {
         current = `; in progress: ${r.key} (${ck.unitsDone} units done, checkpoint ` +
           `${ck.written?.toISOString() ?? "?"})`;
         break;
       }
     }
-    const secs = todo.map((r) => shown.get(r.key)!.seconds);
+    const secs = secondsOf(todo, shown);
     const est = !todo.length
       ? "done"
-      : secs.every((s) => s !== null)
-      ? `~${formatDuration(secs.reduce((a, b) => a! + b!, 0)!)} left`
+      : secs !== null
+      ? `~${formatDuration(secs)} left`
       : "time left unknown";
     const log = await lastLine(`${m.logs}/shard-${p.shard.index}.out`);
     console.log(
@@ -116,7 +95,7 @@ export async function main(args: string[]): Promise<number> {
         `${est}${current}` + (log ? `\n    log: ${log}` : ""),
     );
   }
-  console.log(left ? `${left} runs to go` : `all ${plan.runs.length} runs recorded`);
+  console.log(left ? `${left} runs to go` : `all ${runs.length} runs recorded`);
   return 0;
 }
 

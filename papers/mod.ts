@@ -19,18 +19,19 @@ export { mrecg, PAPERS, pdquant } from "./registry.ts";
 export {
   type CostEstimate,
   estimateCosts,
+  formatDuration,
   paperRecordFiles,
   type PaperRecords,
   parseShard,
   partition,
   readPaperRecords,
+  secondsOf,
   type Shard,
   shardFile,
   type ShardPlan,
 } from "./shard.ts";
 export {
   executeRun,
-  formatDuration,
   gitCommit,
   ortAccuracy,
   paperOf,
@@ -38,7 +39,9 @@ export {
   reproduce,
   type ReproduceOptions,
   type ReproduceSummary,
+  runCheckpoint,
   runComputationKey,
+  shardPlans,
   type Skip,
 } from "./runner.ts";
 export { type HostBatch, type SuiteInputs, suiteInputs, type SuitePaths } from "./suites.ts";

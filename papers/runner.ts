@@ -36,16 +36,18 @@ import { appendRecord, type JsonValue, type ResultRecord, resultsPath, runKey } 
 import type { BudgetName, Suite } from "./schema.ts";
 import { PAPERS } from "./registry.ts";
 import { type HostBatch, type SuiteInputs, suiteInputs, type SuitePaths } from "./suites.ts";
-import { estimateCosts, partition, readPaperRecords, type Shard, shardFile } from "./shard.ts";
+import {
+  estimateCosts,
+  formatDuration,
+  partition,
+  readPaperRecords,
+  secondsOf,
+  type Shard,
+  shardFile,
+  type ShardPlan,
+} from "./shard.ts";
 
 export { ortAccuracy };
-
-/** A duration as people read it: "45 s", "12 min", "3.4 h". */
-export function formatDuration(seconds: number): string {
-  if (seconds < 90) return `${Math.round(seconds)} s`;
-  if (seconds < 5400) return `${Math.round(seconds / 60)} min`;
-  return `${(seconds / 3600).toFixed(1)} h`;
-}
 
 /** Options of {@linkcode reproduce}. */
 export interface ReproduceOptions extends SuitePaths {
@@ -123,6 +125,23 @@ export function runComputationKey(run: RunSpec): string {
     run.calibration.n,
   );
   return run.adhoc ? JSON.stringify([key, run.adhoc]) : key;
+}
+
+/** The checkpoint of a run's reconstruction: its key names the whole computation and backend. */
+export function runCheckpoint(run: RunSpec, dir: string, backend: string): CheckpointSpec {
+  return { dir, key: JSON.stringify([runComputationKey(run), backend]) };
+}
+
+/**
+ * How a plan splits into `count` shards: the one partition `reproduce --shard`, `slurm` and
+ * `slurm-status` compute (`papers/shard.ts`), from the plan and the records of other runs.
+ */
+export function shardPlans(
+  runs: readonly RunSpec[],
+  records: readonly ResultRecord[],
+  count: number,
+): ShardPlan[] {
+  return partition(runs, estimateCosts(runs, records), count, runComputationKey);
 }
 
 let startCommit: string | undefined;
@@ -432,9 +451,8 @@ export async function reproduce(o: ReproduceOptions): Promise<ReproduceSummary> 
   const checkpointDir = o.checkpointDir ?? "out/checkpoints";
   // Every file of the paper counts as recorded: the main one and every shard's.
   const { records: stored, files } = await readPaperRecords(resultsDir, paper.meta.id);
-  const costs = estimateCosts(plan.runs, stored);
   const runs = o.shard
-    ? partition(plan.runs, costs, o.shard.count, runComputationKey)[o.shard.index - 1].runs
+    ? shardPlans(plan.runs, stored, o.shard.count)[o.shard.index - 1].runs
     : plan.runs;
   const file = o.shard
     ? shardFile(resultsDir, paper.meta.id, o.shard)
@@ -476,11 +494,11 @@ export async function reproduce(o: ReproduceOptions): Promise<ReproduceSummary> 
       const est = c.seconds === null ? "time unknown" : `~${formatDuration(c.seconds)}`;
       log(`  ${done.has(r.key) ? "recorded" : "to run  "} ${r.key}  (${est}, ${c.basis})`);
     }
-    const left = todo.map((r) => shown.get(r.key)!.seconds);
+    const left = secondsOf(todo, shown);
     log(
       `  ${todo.length} to run: ` +
-        (left.every((x) => x !== null)
-          ? `~${formatDuration(left.reduce((a, b) => a! + b!, 0)!)} in all`
+        (left !== null
+          ? `~${formatDuration(left)} in all`
           : "no recorded run of the same kind gives a time scale yet"),
     );
     for (const k of skips) log(`  cannot run ${k.cell} in ${k.suite}: ${k.reason}`);
@@ -498,6 +516,7 @@ export async function reproduce(o: ReproduceOptions): Promise<ReproduceSummary> 
     log(`[${i + 1}/${todo.length}] ${run.key}`);
     try {
       const ck = runComputationKey(run);
+      const checkpoint = runCheckpoint(run, checkpointDir, o.backend ?? "cpu");
       const same = computed.get(ck);
       const rec = same
         ? {
@@ -515,18 +534,13 @@ export async function reproduce(o: ReproduceOptions): Promise<ReproduceSummary> 
           paths: o,
           backend: o.backend ?? "cpu",
           log,
-          checkpoint: { dir: checkpointDir, key: JSON.stringify([ck, o.backend ?? "cpu"]) },
+          checkpoint,
           methods: o.methods,
         });
       if (same) log("  same computation as an earlier run: record copied, not re-run");
       computed.set(ck, rec);
       await appendRecord(file, rec);
-      if (!same) {
-        await removeCheckpoint({
-          dir: checkpointDir,
-          key: JSON.stringify([ck, o.backend ?? "cpu"]),
-        });
-      }
+      if (!same) await removeCheckpoint(checkpoint);
       summary.ran++;
       log(
         `  top-1 ${rec.metrics.top1} (QDQ on onnxruntime ${rec.exported?.top1}, FP32 ${rec.fp32.top1}) in ${rec.wall_s} s`,

@@ -188,6 +188,27 @@ export function estimateCosts(
   return out;
 }
 
+/** The expected seconds of `runs` in all; null where any of them has no time scale. */
+export function secondsOf(
+  runs: readonly RunSpec[],
+  estimates: ReadonlyMap<string, CostEstimate>,
+): number | null {
+  let total = 0;
+  for (const r of runs) {
+    const s = estimates.get(r.key)?.seconds;
+    if (s === null || s === undefined) return null;
+    total += s;
+  }
+  return total;
+}
+
+/** A duration as people read it: "45 s", "12 min", "3.4 h". */
+export function formatDuration(seconds: number): string {
+  if (seconds < 90) return `${Math.round(seconds)} s`;
+  if (seconds < 5400) return `${Math.round(seconds / 60)} min`;
+  return `${(seconds / 3600).toFixed(1)} h`;
+}
+
 /** One shard's share of the plan. */
 export interface ShardPlan {
   shard: Shard;
