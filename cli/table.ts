@@ -10,10 +10,10 @@ import {
   entriesOf,
   type MatrixEntry,
   quantizeMatrix,
-  type QuantizeRecord,
   quantizeTable,
   recordsOf,
   runOf,
+  type RunRow,
 } from "../reports/quantize_table.ts";
 import { InputError, parseFlags, run, type TaskSpec, UsageError } from "./_flags.ts";
 import { parseInput, readInputText } from "./_input.ts";
@@ -63,7 +63,7 @@ async function readRecords(file: string) {
 export async function main(args: string[]): Promise<number> {
   const { values: v, positionals: files } = parseFlags(SPEC, args);
   if (v.view === "runs") {
-    const rows: { file: string; r: QuantizeRecord }[] = [];
+    const rows: { file: string; r: RunRow }[] = [];
     for (const file of files) {
       const records = await readRecords(file);
       for (const [r, source] of records) {

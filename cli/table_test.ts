@@ -60,7 +60,7 @@ Deno.test("table prints the matrix and the per-run rows of both record schemas",
     const runs = await runTask(SPEC, main, ["--view", "runs", ...files]);
     assertEquals(runs.code, 0, runs.err);
     assertEquals(runs.out.trim().split("\n").length, 5, runs.out);
-    assert(runs.out.includes(`| rtn | W2A4 | 100 | 1 | 256 | 1300 | 78.00 | 0.50 |`), runs.out);
+    assert(runs.out.includes(`| rtn | W2A4 | 0 | 1 | 256 | 1300 | 78.00 | 0.50 |`), runs.out);
     assert(
       runs.out.includes(
         `| brecq-joint | W2A4 | 200 | 2 | 1024 | 1300 | 78.00 | 40.00 | 39.50 | — | — | 10 | 500 | abc | \`${dir}/c.json\` |`,

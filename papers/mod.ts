@@ -14,6 +14,7 @@
 export * from "./schema.ts";
 export * from "./cells.ts";
 export * from "./record.ts";
+export { migrateRecord } from "./record_migrate.ts";
 export { definePaper, type PaperParts } from "./paper.ts";
 export { mrecg, PAPERS, pdquant } from "./registry.ts";
 export {

@@ -14,7 +14,7 @@
  *
  * @module
  */
-import { PAPERS } from "../papers/mod.ts";
+import { migrateRecord, PAPERS, RECORD_SCHEMA_VERSION } from "../papers/mod.ts";
 
 // ---------------------------------------------------------------------------------------------
 // The W/A × method matrix
@@ -58,31 +58,9 @@ function settings(method: string, config: Obj): { iters: number | null; lr: numb
   };
 }
 
-/** The entry of one `deno task quantize --json` record (schema `ptq-bench/quantize@1`). */
-export function fromQuantizeRecord(r: Obj, source: string): MatrixEntry {
-  if (r.schema !== "ptq-bench/quantize@1") throw new TypeError(`${source}: not a quantize record`);
-  const config = obj(r.config);
-  // MRECG runs on a base method; the papers name the pair (`mrecg+qdrop`).
-  const method = r.method === "mrecg" && config.base ? `mrecg+${config.base}` : String(r.method);
-  const bits = obj(r.bits);
-  return {
-    method,
-    w: Number(bits.w),
-    a: Number(bits.a),
-    ...settings(method, config),
-    seed: Number(r.seed),
-    top1: Number(r.top1),
-    calibN: num(obj(r.calibration).n) ?? num(config.calibSize),
-    calibPrep: obj(obj(r.calibration).preprocess).choice === "model" ? "model" : "plain",
-    evalN: Number(obj(r.eval).n),
-    fp32: num(obj(r.fp32).top1),
-    source,
-  };
-}
-
 /**
  * The entry of one result record (`papers/record.ts`): a `deno task reproduce` line, or a
- * `deno task quantize --json` record of today (suite `adhoc`).
+ * `deno task quantize --json` record (suite `adhoc`; older ones migrated on reading).
  */
 export function fromReproduceRecord(r: Obj, source: string): MatrixEntry {
   const config = obj(obj(r.config).method);
@@ -112,22 +90,20 @@ export function fromReproduceRecord(r: Obj, source: string): MatrixEntry {
   };
 }
 
-/** Which kind of run record `r` is: the old quantize schema, a result record, or neither. */
-function kindOf(r: Obj, file: string): "quantize@1" | "result" | null {
-  if (r.schema === "ptq-bench/quantize@1") return "quantize@1";
-  // Error profiles (and other records) share the folders of `.json` records.
-  return file.endsWith(".jsonl") || r.schema === 1 ? "result" : null;
+/** Whether `r` is a result record (error profiles share the folders of `.json` records). */
+function isResult(r: Obj, file: string): boolean {
+  return file.endsWith(".jsonl") || r.schema === RECORD_SCHEMA_VERSION;
 }
 
 /**
  * The records in one file's text: a `.jsonl` file holds one record per line (sources
- * `file:line`), any other file one JSON record. A line or file that is not JSON is a SyntaxError
- * naming it.
+ * `file:line`), any other file one JSON record. Older record versions come migrated
+ * (`papers/record_migrate.ts`). A line or file that is not JSON is a SyntaxError naming it.
  */
 export function recordsOf(text: string, file: string): [Obj, string][] {
   const parse = (s: string, source: string): Obj => {
     try {
-      return obj(JSON.parse(s));
+      return obj(migrateRecord(JSON.parse(s)));
     } catch (e) {
       throw new SyntaxError(`${source}: not a JSON record (${(e as Error).message})`);
     }
@@ -141,19 +117,13 @@ export function recordsOf(text: string, file: string): [Obj, string][] {
 }
 
 /**
- * The entries of `model` among one file's records: old `quantize --json` records
- * (`ptq-bench/quantize@1`) and result records (`reproduce` lines, today's `quantize --json`);
- * other records (error profiles) share the folders and carry no accuracy cell.
+ * The entries of `model` among one file's result records (`reproduce` lines, `quantize --json`
+ * records); other records (error profiles) share the folders and carry no accuracy cell.
  */
 export function entriesOf(records: [Obj, string][], file: string, model: string): MatrixEntry[] {
-  const out: MatrixEntry[] = [];
-  for (const [r, source] of records) {
-    if (obj(r.model).name !== model) continue;
-    const kind = kindOf(r, file);
-    if (kind === "quantize@1") out.push(fromQuantizeRecord(r, source));
-    else if (kind === "result") out.push(fromReproduceRecord(r, source));
-  }
-  return out;
+  return records
+    .filter(([r]) => obj(r.model).name === model && isResult(r, file))
+    .map(([r, source]) => fromReproduceRecord(r, source));
 }
 
 /** The entries of `model` in files (`.json`: one record; `.jsonl`: one record per line). */
@@ -286,37 +256,29 @@ export function quantizeMatrix(entries: MatrixEntry[], arch: string): string {
 // ---------------------------------------------------------------------------------------------
 // One row per quantize record
 
-/**
- * A `deno task quantize --json` record of the old schema (`ptq-bench/quantize@1`), as far as
- * {@linkcode quantizeTable} reads it; {@linkcode runOf} brings result records to this shape.
- */
-export interface QuantizeRecord {
-  schema: string;
+/** What {@linkcode quantizeTable} shows of one run record. */
+export interface RunRow {
   method: string;
   bits: { w: number; a: number };
+  iters: number;
   seed: number;
-  config: { iters?: number; calibSize?: number; recon?: { iters: number } };
-  eval: { n: number };
+  calibN: number | null;
+  evalN: number;
+  fp32: number | null;
   top1: number;
-  onnxruntime_top1?: number;
-  onnxruntime_int8_top1?: number;
-  fp32?: { top1: number } | null;
-  /** Seconds of quantization alone (not in result records). */
-  quantize_s?: number;
-  wall_s: number;
-  peak_rss_mb: number;
-  versions?: { ptq_bench: string };
+  /** The exported QDQ model as written, and on onnxruntime's fused integer kernels. */
+  qdq?: number;
+  int8?: number;
+  /** Seconds of quantization alone, where a record says (migrated quantize records). */
+  quantizeS?: number;
+  wallS: number;
+  peakMb: number;
+  commit: string;
 }
 
-/**
- * One record as a row of {@linkcode quantizeTable}: an old quantize record as it is, a result
- * record (`reproduce`, today's `quantize --json`) mapped onto the same fields; null for a record
- * that is not a run (an error profile).
- */
-export function runOf(r: Obj, file: string, source = file): QuantizeRecord | null {
-  const kind = kindOf(r, file);
-  if (kind === "quantize@1") return r as unknown as QuantizeRecord;
-  if (kind === null) return null;
+/** One result record as a row of {@linkcode quantizeTable}; null for a record that is not a run. */
+export function runOf(r: Obj, file: string, source = file): RunRow | null {
+  if (!isResult(r, file)) return null;
   const e = fromReproduceRecord(r, source);
   const notes = Array.isArray(r.notes) ? r.notes.map(String) : [];
   const noted = (re: RegExp) => {
@@ -324,29 +286,29 @@ export function runOf(r: Obj, file: string, source = file): QuantizeRecord | nul
     return m ? Number(m[1]) : undefined;
   };
   return {
-    schema: String(r.schema),
     method: e.method,
     bits: { w: e.w, a: e.a },
+    iters: e.iters ?? 0,
     seed: e.seed,
-    config: { iters: e.iters ?? undefined, calibSize: e.calibN ?? undefined },
-    eval: { n: e.evalN },
+    calibN: e.calibN,
+    evalN: e.evalN,
+    fp32: e.fp32,
     top1: e.top1,
-    onnxruntime_top1: num(obj(r.exported).top1) ?? undefined,
-    // The runner notes the fused-kernel accuracy; migrated quantize records also their
-    // quantization seconds.
-    onnxruntime_int8_top1: noted(/fused integer kernels[^:]*: top-1 ([\d.]+)/),
-    quantize_s: noted(/quantization took (\d+) s/),
-    fp32: e.fp32 === null ? null : { top1: e.fp32 },
-    wall_s: Number(r.wall_s),
-    peak_rss_mb: Number(r.peak_mem_mb),
-    versions: { ptq_bench: String(obj(r.versions).ptq_bench) },
+    qdq: num(obj(r.exported).top1) ?? undefined,
+    // Records carry the fused-kernel accuracy (older ones only in a note); migrated quantize
+    // records also note their quantization seconds.
+    int8: num(obj(r.exported_int8).top1) ?? noted(/fused integer kernels[^:]*: top-1 ([\d.]+)/),
+    quantizeS: noted(/quantization took (\d+) s/),
+    wallS: Number(r.wall_s),
+    peakMb: Number(r.peak_mem_mb),
+    commit: String(obj(r.versions).ptq_bench ?? "not recorded"),
   };
 }
 
 const f2 = (x: number | undefined | null) => (x === undefined || x === null ? "—" : x.toFixed(2));
 
 /** One markdown row per record, sorted by W/A then method. */
-export function quantizeTable(records: { file: string; r: QuantizeRecord }[]): string {
+export function quantizeTable(records: { file: string; r: RunRow }[]): string {
   const head = [
     "method",
     "W/A",
@@ -371,18 +333,18 @@ export function quantizeTable(records: { file: string; r: QuantizeRecord }[]): s
     .map(({ file, r }) => [
       r.method,
       `W${r.bits.w}A${r.bits.a}`,
-      String(r.config.recon?.iters ?? r.config.iters ?? 0),
+      String(r.iters),
       String(r.seed),
-      String(r.config.calibSize ?? "—"),
-      String(r.eval.n),
-      f2(r.fp32?.top1),
+      String(r.calibN ?? "—"),
+      String(r.evalN),
+      f2(r.fp32),
       f2(r.top1),
-      f2(r.onnxruntime_top1),
-      f2(r.onnxruntime_int8_top1),
-      r.quantize_s?.toFixed(0) ?? "—",
-      r.wall_s.toFixed(0),
-      r.peak_rss_mb.toFixed(0),
-      r.versions?.ptq_bench ?? "not recorded",
+      f2(r.qdq),
+      f2(r.int8),
+      r.quantizeS?.toFixed(0) ?? "—",
+      r.wallS.toFixed(0),
+      r.peakMb.toFixed(0),
+      r.commit,
       `\`${file}\``,
     ]);
   return [head, head.map(() => "---"), ...rows].map((c) => `| ${c.join(" | ")} |`).join("\n");

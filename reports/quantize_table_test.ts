@@ -1,14 +1,13 @@
 import { assert, assertEquals, assertThrows } from "../runtime/assert.ts";
 import {
   cellText,
-  fromQuantizeRecord,
   fromReproduceRecord,
   type MatrixEntry,
   quantizeMatrix,
-  type QuantizeRecord,
   quantizeTable,
   readEntries,
   recordsOf,
+  type RunRow,
 } from "./quantize_table.ts";
 
 const entry = (o: Partial<MatrixEntry>): MatrixEntry => ({
@@ -59,18 +58,30 @@ Deno.test("quantizeMatrix cell: mean ± std over distinct seeds, settings sorted
   );
 });
 
-Deno.test("quantizeMatrix reads both record kinds and puts the papers' values beside them", async () => {
-  const q = fromQuantizeRecord({
+Deno.test("quantizeMatrix reads both record versions and puts the papers' values beside them", async () => {
+  // An old `quantize --json` record (ptq-bench/quantize@1) comes migrated by recordsOf.
+  const old = {
     schema: "ptq-bench/quantize@1",
+    model: { name: "m", path: "/m.onnx", sha256: "ab".repeat(32) },
     method: "mrecg",
     bits: { w: 2, a: 4 },
+    budget: "quick",
     seed: 3,
     config: { base: "brecq", calibSize: 256, recon: { iters: 100, weightLr: 0.01 } },
-    calibration: { n: 256 },
-    eval: { n: 1300 },
+    calibration: { n: 256, hash: "h", dir: "/cal/" },
+    eval: { n: 1300, dir: "/val/" },
     top1: 12.5,
+    onnxruntime_top1: 12.5,
     fp32: { top1: 78 },
-  }, "m.json");
+    units: [],
+    started: "2026-11-22T01:00:05.036Z",
+    quantize_s: 10,
+    wall_s: 20,
+    peak_rss_mb: 100,
+    backend: { name: "cpu", device: "cpu" },
+  };
+  const [[migrated, source]] = recordsOf(JSON.stringify(old, null, 2), "m.json");
+  const q = fromReproduceRecord(migrated, source);
   assertEquals([q.method, q.iters, q.lr, q.calibN, q.calibPrep], [
     "mrecg+brecq",
     100,
@@ -78,7 +89,7 @@ Deno.test("quantizeMatrix reads both record kinds and puts the papers' values be
     256,
     "plain",
   ]);
-  assertThrows(() => fromQuantizeRecord({ schema: "other" }, "e.json"), TypeError, "e.json");
+  assertThrows(() => fromReproduceRecord({ metrics: {} }, "e.json"), TypeError, "e.json");
   const r = fromReproduceRecord({
     method: "brecq",
     bits: { w: 2, a: 4 },
@@ -133,20 +144,20 @@ Deno.test("quantizeMatrix reads both record kinds and puts the papers' values be
 });
 
 Deno.test("quantizeTable renders one row per record from the record's own fields, sorted by bits", () => {
-  const rec = (method: string, w: number, top1: number): QuantizeRecord => ({
-    schema: "ptq-bench/quantize@1",
+  const rec = (method: string, w: number, top1: number): RunRow => ({
     method,
     bits: { w, a: 4 },
+    iters: 100,
     seed: 1005,
-    config: { calibSize: 256, recon: { iters: 100 } },
-    eval: { n: 1300 },
+    calibN: 256,
+    evalN: 1300,
+    fp32: 78,
     top1,
-    onnxruntime_top1: top1,
-    fp32: { top1: 78 },
-    quantize_s: 12.4,
-    wall_s: 30,
-    peak_rss_mb: 2048.2,
-    versions: { ptq_bench: "abc123" },
+    qdq: top1,
+    quantizeS: 12.4,
+    wallS: 30,
+    peakMb: 2048.2,
+    commit: "abc123",
   });
   const lines = quantizeTable([
     { file: "b.json", r: rec("qdrop", 4, 31.25) },
