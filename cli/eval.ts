@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { BACKEND_FLAG } from "./_shared_flags.ts";
 import {
   EvalDataError,
   type EvalProgress,
@@ -41,13 +42,7 @@ export const SPEC = {
       min: 1,
       help: "the first N images (Fashion-MNIST: every ⌊10000/N⌋-th) (default: all)",
     },
-    {
-      name: "backend",
-      type: "string",
-      values: ["cpu", "webgpu"],
-      default: "cpu",
-      help: "the runtime backend",
-    },
+    BACKEND_FLAG,
     {
       name: "batch",
       type: "int",

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { BACKEND_FLAG } from "./_shared_flags.ts";
 import { upload } from "../runtime/mod.ts";
 import { backendByName } from "../runtime/select.ts";
 import { execute } from "../models/execute.ts";
@@ -38,13 +39,7 @@ export const SPEC = {
       placeholder: "Y.f32",
       help: "where to write the output (raw little-endian float32)",
     },
-    {
-      name: "backend",
-      type: "string",
-      values: ["cpu", "webgpu"],
-      default: "cpu",
-      help: "the runtime backend",
-    },
+    BACKEND_FLAG,
     {
       name: "fetch",
       type: "string",

@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { BACKEND_FLAG, CHECKPOINTS_FLAG } from "./_shared_flags.ts";
 import {
   methodById,
   methodConfigFromRecipe,
@@ -142,20 +143,8 @@ export const SPEC = {
       help: "calibration images through the model's own evaluation preprocessing, or a plain " +
         "resize (default: model for a registered model at its own size, else plain)",
     },
-    {
-      name: "backend",
-      type: "string",
-      values: ["cpu", "webgpu"],
-      default: "cpu",
-      help: "the runtime backend every tensor of the run lives on",
-    },
-    {
-      name: "checkpoints",
-      type: "path",
-      default: "out/checkpoints",
-      placeholder: "DIR",
-      help: "unit checkpoints of an unfinished run",
-    },
+    BACKEND_FLAG,
+    CHECKPOINTS_FLAG,
     {
       name: "out",
       type: "path",

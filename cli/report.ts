@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { RESULTS_FLAG } from "./_shared_flags.ts";
 import { PAPERS, readPaperRecords, resultsPath } from "../papers/mod.ts";
 import { writeReports, type WriteReportsOptions } from "../reports/write.ts";
 import { InputError, parseFlags, run, type TaskSpec } from "./_flags.ts";
@@ -25,13 +26,7 @@ export const SPEC = {
     values: Object.keys(PAPERS),
   },
   flags: [
-    {
-      name: "results",
-      type: "path",
-      default: "out/results",
-      placeholder: "DIR",
-      help: "the folder of <paper>.jsonl records",
-    },
+    RESULTS_FLAG,
     {
       name: "out",
       type: "path",

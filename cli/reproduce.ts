@@ -13,6 +13,7 @@
  *
  * @module
  */
+import { BACKEND_FLAG, CHECKPOINTS_FLAG, RESULTS_FLAG } from "./_shared_flags.ts";
 import { backendByName } from "../runtime/select.ts";
 import {
   type JsonValue,
@@ -95,20 +96,8 @@ export const SPEC = {
       placeholder: "N",
       help: "run at most the first N seeds of each cell (default: the budget's)",
     },
-    {
-      name: "backend",
-      type: "string",
-      values: ["cpu", "webgpu"],
-      default: "cpu",
-      help: "the runtime backend every tensor of a run lives on",
-    },
-    {
-      name: "results",
-      type: "path",
-      default: "out/results",
-      placeholder: "DIR",
-      help: "the records folder (<paper>.jsonl)",
-    },
+    BACKEND_FLAG,
+    RESULTS_FLAG,
     {
       name: "out",
       type: "path",
@@ -116,13 +105,7 @@ export const SPEC = {
       placeholder: "DIR",
       help: "the reports folder (<paper>.html)",
     },
-    {
-      name: "checkpoints",
-      type: "path",
-      default: "out/checkpoints",
-      placeholder: "DIR",
-      help: "unit checkpoints of unfinished runs",
-    },
+    CHECKPOINTS_FLAG,
     {
       name: "assets",
       type: "path",
