@@ -5,7 +5,15 @@
  * @module
  */
 import { barChart, dotChart, esc, lineChart, PALETTE } from "./charts.ts";
-import type { CellView, ClaimView, ReportView, Stat, SuiteView } from "./view.ts";
+import {
+  type CellView,
+  type ClaimView,
+  collapsedBelow,
+  MIN_ITERS_SHARE,
+  type ReportView,
+  type Stat,
+  type SuiteView,
+} from "./view.ts";
 
 const CSS = `
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0 auto;max-width:1400px;
@@ -150,7 +158,9 @@ function claimRows(c: ClaimView): string {
       statText(k.better)
     }</td><td class="num">${statText(k.worse)}</td>` +
     `<td class="num">${signed(k.gap)}<div class="small">band ±${k.band}</div></td>` +
-    `<td><span class="${verdictClass(k.verdict)}">${k.verdict}</span></td></tr>`
+    `<td><span class="${verdictClass(k.verdict)}">${k.verdict}</span>${
+      k.why ? `<div class="small">${esc(k.why)}</div>` : ""
+    }</td></tr>`
   ).join("");
 }
 
@@ -300,7 +310,8 @@ ${warnings}
 <p id="summary">${s.cells} reported cells; ${s.measured} measured in at least one suite;
 ${s.agrees} suite comparisons agree and ${s.differs} differ within the tolerances below.
 Claims: ${s.claims.holds} hold, ${s.claims.not} do not hold, ${s.claims.inconclusive}
-inconclusive, ${s.claims.unchecked} not checked yet.</p>
+inconclusive, ${s.claims.unchecked} without a verdict (not run, budgets differ, under budget or
+collapsed).</p>
 <h2>How numbers are compared</h2>
 <ul class="tight" id="tolerances">
 <li><span class="cls cls-exact">exact</span> the paper's checkpoint on the full ImageNet val set
@@ -319,6 +330,14 @@ wide band.</li>
 <li>Measured values are the mean ± sample standard deviation over seeds (n runs) of the largest
 budget recorded (paper &gt; quick &gt; custom &gt; smoke; among custom budgets, the most iterations
 per unit); a claim is checked only where both sides ran under the same budget. Paper values are percent top-1 as printed.</li>
+<li>No verdict rests on a run that barely started or collapsed: a claim check says
+<em>under budget</em> when either side ran fewer than ${
+    Math.round(100 * MIN_ITERS_SHARE)
+  } % of the paper's iterations per unit (the smoke budget's 20 of 20,000 is 0.1 %), and
+<em>collapsed</em> when either side's top-1 is not clearly above chance (at or below chance +
+max(chance, 5 pt): ${collapsedBelow("proxy")} % on the 10-class proxies, ${
+    collapsedBelow("imagenet").toFixed(1)
+  } % on ImageNet).</li>
 </ul>
 <h2>Charts</h2>
 <div class="charts">${charts(view)}</div>

@@ -130,8 +130,26 @@ Deno.test("custom budgets: the most iterations win, settings never mix, claims n
     2,
   ]);
   const claim = v.claims.find((c) => c.id === "pdquant/mobilenetv2/w4a4/pdquant>qdrop")!;
-  assertEquals(claim.checks[0].verdict, "holds");
+  // 100 of the paper's 20,000 iterations per unit: the gap is shown, not judged.
+  assertEquals(claim.checks[0].verdict, "under budget");
+  assertEquals(claim.checks[0].why, "budget 0.5 % of the paper's iterations per unit");
   assertEquals(claim.checks[0].budget, "custom (100 it/unit, 256 calib)");
+  assert(
+    renderHtml(v).includes("budget 0.5 % of the paper&#39;s iterations per unit") ||
+      renderHtml(v).includes("budget 0.5 % of the paper's iterations per unit"),
+  );
+  // At a tenth of the paper's iterations a clear gap holds, unless a side collapsed.
+  const judged = (qdropTop1: number) => {
+    const rs = [rec("pdquant", 1005, 28, 2000), rec("pdquant", 1006, 30, 2000)];
+    const v3 = buildView(pdquant, [...rs, rec("qdrop", 1005, qdropTop1, 2000)], {
+      generated: GENERATED,
+      metas,
+    });
+    return v3.claims.find((c) => c.id === "pdquant/mobilenetv2/w4a4/pdquant>qdrop")!.checks[0];
+  };
+  assertEquals(judged(20).verdict, "holds");
+  assertEquals(judged(4).verdict, "collapsed");
+  assert(judged(4).why!.includes("≤ 5.1"), judged(4).why);
   // QDrop at another budget: the gap is shown but not judged.
   const other = [...records.slice(0, 3), rec("qdrop", 1005, 6, 2000, "quick")];
   const v2 = buildView(pdquant, other, { generated: GENERATED, metas });
@@ -156,12 +174,12 @@ Deno.test("custom budgets: the most iterations win, settings never mix, claims n
     29,
     2,
   ]);
-  const onlySet = buildView(pdquant, [lr("pdquant", 1005, 60, 100), lr("qdrop", 1005, 57, 100)], {
+  const onlySet = buildView(pdquant, [lr("pdquant", 1005, 60, 2000), lr("qdrop", 1005, 57, 2000)], {
     generated: GENERATED,
     metas,
   });
   const c4 = onlySet.claims.find((c) => c.id === "pdquant/mobilenetv2/w4a4/pdquant>qdrop")!;
-  assertEquals(c4.checks[0].budget, "custom (100 it/unit, 256 calib, adaround_lr=0.01)");
+  assertEquals(c4.checks[0].budget, "custom (2000 it/unit, 256 calib, adaround_lr=0.01)");
   assertEquals(c4.checks[0].verdict, "holds");
 });
 

@@ -28,6 +28,33 @@ import {
   SUITES,
 } from "../papers/mod.ts";
 
+/**
+ * A claim gets a verdict only where both sides ran at least this share of the paper's iterations
+ * per unit (the `quick` budget's tenth); below it the methods have barely started, and the report
+ * says so instead.
+ */
+export const MIN_ITERS_SHARE = 0.1;
+
+/** Chance top-1 (%) of a suite's classifiers: 10 classes on the proxies, 1,000 on ImageNet. */
+export function chanceOf(suite: Suite): number {
+  return suite === "proxy" ? 10 : 0.1;
+}
+
+/**
+ * The top-1 (%) at or below which a run counts as collapsed: not clearly above chance, i.e.
+ * chance + max(chance, 5 pt) (20 % on the proxies, 5.1 % on ImageNet).
+ */
+export function collapsedBelow(suite: Suite): number {
+  const c = chanceOf(suite);
+  return c + Math.max(c, 5);
+}
+
+/** A share as people read it: "0.1 %", "2.5 %", "10 %". */
+function formatShare(x: number): string {
+  const p = 100 * x;
+  return `${p < 1 ? p.toFixed(1) : Math.round(p * 10) / 10} %`;
+}
+
 /** The tolerances of the verdicts, in percentage points. */
 export interface Tolerances {
   /** exact: |measured − paper|. */
@@ -104,6 +131,8 @@ export interface SuiteView {
   delta?: number;
   tolerance?: number;
   verdict: "agrees" | "differs" | "see claims" | "not run" | "n/a" | "no paper FP32";
+  /** The runs' iterations per unit as a share of the paper's (the smallest over the runs). */
+  itersShare?: number;
   reason?: string;
   how?: string;
   runs: RunRef[];
@@ -151,8 +180,21 @@ export interface ClaimView {
     worse: Stat;
     gap: number;
     band: number;
-    /** "budgets differ": the two sides ran under different budgets, so no verdict. */
-    verdict: "holds" | "does not hold" | "inconclusive" | "budgets differ";
+    /**
+     * No verdict where it could not be defended: "budgets differ" (the two sides ran under
+     * different budgets), "under budget" (either side ran fewer than
+     * {@linkcode MIN_ITERS_SHARE} of the paper's iterations per unit), "collapsed" (either side
+     * is not clearly above chance, {@linkcode collapsedBelow}).
+     */
+    verdict:
+      | "holds"
+      | "does not hold"
+      | "inconclusive"
+      | "budgets differ"
+      | "under budget"
+      | "collapsed";
+    /** Why there is no verdict, in words (budget share, chance level). */
+    why?: string;
     shared: boolean;
     /** The budget of both sides, or "better's / worse's" when they differ. */
     budget?: string;
@@ -388,6 +430,12 @@ function suiteView(
   const withMetric = current.filter((r) => r.metrics[cell.metric] !== undefined);
   const chosen = bestBudget(withMetric);
   const budget = chosen.length ? budgetLabel(chosen[0]) : undefined;
+  const itersShare = chosen.length
+    ? Math.min(
+      ...chosen.map((r) => Number((r.config.recipe as { iters?: number } | undefined)?.iters ?? 0)),
+    ) /
+      recipe!.fixed.iters_per_unit
+    : undefined;
   const cls = classOf(suite);
   if (chosen.length === 0) {
     const why = skip ?? explainMissing(cell, recipe, suite, paper);
@@ -419,6 +467,7 @@ function suiteView(
     cls,
     model,
     budget,
+    itersShare,
     status: "measured",
     measured,
     fp32,
@@ -551,13 +600,26 @@ export function buildView(
       const se = Math.sqrt(standardError(bs) ** 2 + standardError(ws) ** 2);
       const band = round2(Math.max(tol.proxyNoise, 2 * se));
       const sameBudget = b!.view.budget === w!.view.budget;
+      const share = Math.min(b!.view.itersShare ?? 1, w!.view.itersShare ?? 1);
+      const floor = collapsedBelow(suite);
+      const collapsed = Math.min(bs.mean, ws.mean) <= floor;
       const verdict = !sameBudget
         ? "budgets differ"
+        : share < MIN_ITERS_SHARE
+        ? "under budget"
+        : collapsed
+        ? "collapsed"
         : gap > band
         ? "holds"
         : gap < -band
         ? "does not hold"
         : "inconclusive";
+      const why = verdict === "under budget"
+        ? `budget ${formatShare(share)} of the paper's iterations per unit`
+        : verdict === "collapsed"
+        ? `top-1 ${Math.min(bs.mean, ws.mean).toFixed(2)} ≤ ${floor.toFixed(1)} ` +
+          `(chance ${chanceOf(suite).toFixed(1)} + max(chance, 5 pt))`
+        : undefined;
       const shared = paper.claims.some((c) =>
         c !== claim && c.better === claim.better && c.worse === claim.worse &&
         c.w_bits === claim.w_bits && c.a_bits === claim.a_bits &&
@@ -571,6 +633,7 @@ export function buildView(
         gap,
         band,
         verdict,
+        ...(why ? { why } : {}),
         shared,
         budget: sameBudget ? b!.view.budget : `${b!.view.budget} / ${w!.view.budget}`,
       });
@@ -683,8 +746,14 @@ export function buildView(
             c.checks.length > 0 && c.checks.every((k) => k.verdict === "inconclusive")
           ).length,
         // No check at all, or only ones whose sides ran under different budgets.
-        unchecked: claims.filter((c) => c.checks.every((k) => k.verdict === "budgets differ"))
-          .length,
+        unchecked:
+          claims.filter((c) =>
+            c.checks.every((k) =>
+              k.verdict === "budgets differ" || k.verdict === "under budget" ||
+              k.verdict === "collapsed"
+            )
+          )
+            .length,
       },
     },
   };
