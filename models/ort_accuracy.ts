@@ -19,12 +19,16 @@ export interface HostBatch {
   shape: number[];
 }
 
-/** Accuracy of an ONNX model on onnxruntime-node over host batches (percent). */
+/**
+ * Accuracy of an ONNX model on onnxruntime-node over host batches (percent). With `top1`, each
+ * image's highest-scoring class (ties to the lower index) is appended to it, in order.
+ */
 export async function ortAccuracy(
   bytes: Uint8Array,
   batches: AsyncIterable<HostBatch>,
   level: "disabled" | "all",
   threads = navigator.hardwareConcurrency,
+  top1?: number[],
 ): Promise<{ top1: number; top5: number; n: number }> {
   const session = await ort.InferenceSession.create(bytes, {
     intraOpNumThreads: threads,
@@ -38,11 +42,22 @@ export async function ortAccuracy(
       const logits = out[outName].data as Float32Array;
       acc ??= new TopKAccumulator(logits.length / b.labels.length, [1, 5]);
       acc.add(logits, b.labels);
+      if (top1) pushArgmax(logits, b.labels.length, top1);
     }
     const r = acc?.result() ?? { n: 0, correct: {}, accuracy: {} };
     return { ...percentOf(r), n: r.n };
   } finally {
     await session.release();
+  }
+}
+
+/** Appends each of `rows` logits rows' argmax (the first of equal maxima) to `out`. */
+function pushArgmax(logits: Float32Array, rows: number, out: number[]): void {
+  const k = logits.length / rows;
+  for (let i = 0; i < rows; i++) {
+    let best = 0;
+    for (let j = 1; j < k; j++) if (logits[i * k + j] > logits[i * k + best]) best = j;
+    out.push(best);
   }
 }
 

@@ -31,6 +31,16 @@ export interface Pool2dAttrs {
 
 type None = Record<PropertyKey, never>;
 
+/**
+ * QDrop's drop inside {@linkcode OpAttrs.fakeQuant}: the elements where the counter-based mask
+ * (`randomMask` with these attributes) is 1 stay in float.
+ */
+export interface QuantDrop {
+  p: number;
+  k0: number;
+  k1: number;
+}
+
 /** Attributes of every primitive op; the keys are the op names. */
 export interface OpAttrs {
   // unary elementwise (f32 -> f32)
@@ -97,16 +107,19 @@ export interface OpAttrs {
   /**
    * Uniform affine fake-quant of inputs `[x, scale, zeroPoint]` (broadcast):
    * `(clamp(round(x / s) + z, qmin, qmax) - z) * s`, rounding half to even, every step in f32
-   * (bit-identical to the composite of primitives on the cpu backend).
+   * (bit-identical to the composite of primitives on the cpu backend). With `drop` (QDrop), element
+   * `i` is left as `x` where {@linkcode OpAttrs.randomMask}'s mask with the same `p`, `k0`, `k1`
+   * is 1: exactly `where(randomMask(x), x, fakeQuant(x))`, in one pass and without the mask.
    */
-  fakeQuant: { qmin: number; qmax: number };
+  fakeQuant: { qmin: number; qmax: number; drop?: QuantDrop };
   /**
    * fakeQuant's gradient from inputs `[g, x, scale, zeroPoint]`, at the broadcast shape:
    * `wrt: "x"`: the straight-through estimator, `g` where `qmin <= round(x/s) + z <= qmax`, else 0;
    * `wrt: "scale"`: LSQ's, `g * (round(x/s) - x/s)` inside, `g * (clamp(..) - z)` outside
-   * (callers sum it to the scale's shape).
+   * (callers sum it to the scale's shape). With `drop`, the kept elements pass `g` to `x` and
+   * nothing to the scale.
    */
-  fakeQuantBackward: { qmin: number; qmax: number; wrt: "x" | "scale" };
+  fakeQuantBackward: { qmin: number; qmax: number; wrt: "x" | "scale"; drop?: QuantDrop };
   /**
    * clip's gradient from inputs `[g, x]` (same shape): `g * ((x >= lo) * (x <= hi))` in one pass
    * (the composite takes four over tensors as large as a network's widest activation).
@@ -255,6 +268,16 @@ const pool: InferRule<"maxPool2d" | "avgPool2d"> = ([x], a) => {
   };
 };
 
+/** A RangeError unless `p` is in [0, 1] and both keys are u32 integers. */
+function checkMaskAttrs(op: string, { p, k0, k1 }: QuantDrop): void {
+  if (!(p >= 0 && p <= 1)) throw new RangeError(`${op}: p must be in [0, 1], got ${p}`);
+  for (const k of [k0, k1]) {
+    if (!Number.isInteger(k) || k < 0 || k > 0xffffffff) {
+      throw new RangeError(`${op}: keys must be u32 integers, got ${k}`);
+    }
+  }
+}
+
 /** Shape inference for every op: `{ [O in Op]: rule }`. */
 export const INFER: { [O in Op]: InferRule<O> } = {
   neg: unary(),
@@ -396,20 +419,16 @@ export const INFER: { [O in Op]: InferRule<O> } = {
   gatherBackward: (_, a) => ({ shape: [...a.inputShape], dtype: "f32" }),
   expand: ([x], { shape }) => ({ shape: broadcastShapes(x.shape, shape), dtype: x.dtype }),
   cast: ([x], { dtype }) => ({ shape: [...x.shape], dtype }),
-  fakeQuant: (ins) => {
+  fakeQuant: (ins, { drop }) => {
     if (ins.length !== 3 || ins.some((t) => t.dtype !== "f32")) {
       throw new TypeError("fakeQuant expects three f32 inputs: x, scale, zeroPoint");
     }
+    if (drop) checkMaskAttrs("fakeQuant", drop);
     return { shape: ins.map((t) => [...t.shape]).reduce(broadcastShapes), dtype: "f32" };
   },
-  randomMask: ([x], { p, k0, k1 }) => {
+  randomMask: ([x], a) => {
     if (!x) throw new TypeError("randomMask expects one input (the shape to fill)");
-    if (!(p >= 0 && p <= 1)) throw new RangeError(`randomMask: p must be in [0, 1], got ${p}`);
-    for (const k of [k0, k1]) {
-      if (!Number.isInteger(k) || k < 0 || k > 0xffffffff) {
-        throw new RangeError(`randomMask: keys must be u32 integers, got ${k}`);
-      }
-    }
+    checkMaskAttrs("randomMask", a);
     return { shape: [...x.shape], dtype: "f32" };
   },
   clipBackward: ([g, x]) => {
@@ -418,10 +437,11 @@ export const INFER: { [O in Op]: InferRule<O> } = {
     }
     return { shape: [...x.shape], dtype: "f32" };
   },
-  fakeQuantBackward: (ins) => {
+  fakeQuantBackward: (ins, { drop }) => {
     if (ins.length !== 4 || ins.some((t) => t.dtype !== "f32")) {
       throw new TypeError("fakeQuantBackward expects four f32 inputs: g, x, scale, zeroPoint");
     }
+    if (drop) checkMaskAttrs("fakeQuantBackward", drop);
     return { shape: ins.map((t) => [...t.shape]).reduce(broadcastShapes), dtype: "f32" };
   },
 };

@@ -6,6 +6,7 @@
  * @module
  */
 import { abs, add, clip, div, floor, ge, mul, pow, roundSte, sigmoid, sub, sum } from "./math.ts";
+import type { QuantDrop } from "./ops.ts";
 import { runOp, type Tensor, upload } from "./tensor.ts";
 
 /**
@@ -18,7 +19,9 @@ import { runOp, type Tensor, upload } from "./tensor.ts";
  * no gradient (it is rounded by the observer).
  *
  * Runs as the fused primitive `fakeQuant` (one pass forward, one per wanted gradient backward);
- * {@linkcode fakeQuantComposite} is the same function built from primitives.
+ * {@linkcode fakeQuantComposite} is the same function built from primitives. With `drop`
+ * (QDrop), each element stays `x` where the runtime's `randomMask` with the same `p` and keys is
+ * 1: exactly `where(randomMask(x), x, fakeQuant(x))`, without the mask tensor or the extra passes.
  */
 export function fakeQuant(
   x: Tensor,
@@ -26,11 +29,12 @@ export function fakeQuant(
   zeroPoint: Tensor | number,
   qmin: number,
   qmax: number,
+  drop?: QuantDrop,
 ): Tensor {
   const z = typeof zeroPoint === "number"
     ? upload(new Float32Array([zeroPoint]), [], x.backend)
     : zeroPoint;
-  return runOp("fakeQuant", [x, scale, z], { qmin, qmax });
+  return runOp("fakeQuant", [x, scale, z], drop ? { qmin, qmax, drop } : { qmin, qmax });
 }
 
 /**

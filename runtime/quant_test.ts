@@ -218,3 +218,42 @@ function roundHalfEven(v: number): number {
   const f = Math.floor(v), d = v - f;
   return d > 0.5 ? f + 1 : d < 0.5 ? f : f % 2 === 0 ? f : f + 1;
 }
+
+Deno.test("fakeQuant with QDrop's drop equals where(randomMask, x, fakeQuant(x)): forward and both gradients bit for bit", () => {
+  // 9,000 elements: more than one of the kernel's blocks, so the flat index carries across them.
+  for (
+    const [shape, sShape, s, p] of [
+      [[2, 5, 30, 30], [], [0.07], 0.5],
+      [[3, 7, 11], [1], [0.2], 0.25],
+      [[4, 4], [], [0.1], 1],
+      [[4, 4], [], [0.1], 0],
+    ] as [number[], number[], number[], number][]
+  ) {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const xs = randn(n, 7 + n, 1);
+    const w = randn(n, 3, 1);
+    const drop = { p, k0: 0x9e3779b9, k1: 12345 };
+    const run = (fused: boolean) =>
+      r.tidy(() => {
+        const x = r.tensor(xs, shape).variable();
+        const st = r.tensor(s, sShape).variable();
+        const y = fused
+          ? r.fakeQuant(x, st, 1, 0, 15, drop)
+          : r.where(r.runOp("randomMask", [x], drop), x, r.fakeQuant(x, st, 1, 0, 15));
+        r.backward(r.sum(r.mul(y, r.tensor(w, shape))));
+        const out = [y.dataSync(), x.grad!.dataSync(), st.grad!.dataSync()].map((a) =>
+          Array.from(a)
+        );
+        x.dispose();
+        st.dispose();
+        return out;
+      });
+    const [yf, gxf, gsf] = run(true), [yc, gxc, gsc] = run(false);
+    const what = `[${shape}] p=${p}`;
+    assertEquals(yf, yc, `forward ${what}`);
+    assertEquals(gxf.map((v) => v + 0), gxc.map((v) => v + 0), `x gradient ${what}`);
+    assertEquals(gsf, gsc, `scale gradient ${what}`);
+    const kept = yf.filter((v, i) => v === xs[i]).length / n;
+    if (p === 0.5) assert(kept > 0.45 && kept < 0.6, `${what}: about half kept, got ${kept}`);
+  }
+});

@@ -22,11 +22,13 @@ export interface Accuracy {
 
 /**
  * Evaluates `model` (a {@linkcode QuantModel} with its quantizers as set, or any logits function)
- * on batches; the caller owns (and may dispose) each batch's images.
+ * on batches; the caller owns (and may dispose) each batch's images. With `top1`, each image's
+ * highest-scoring class (ties to the lower index) is appended to it, in order.
  */
 export async function evaluate(
   model: QuantModel | ((x: Tensor) => Tensor),
   batches: AsyncIterable<LabelledBatch> | Iterable<LabelledBatch>,
+  top1?: number[],
 ): Promise<Accuracy> {
   const f = typeof model === "function" ? model : (x: Tensor) => model.forward(x);
   const acc = new TopKAccumulator(undefined, [1, 5]);
@@ -41,6 +43,7 @@ export async function evaluate(
     const k = top.shape[1];
     top.dispose();
     acc.addTopIndices(idx, k, b.labels);
+    if (top1) for (let i = 0; i < b.labels.length; i++) top1.push(idx[i * k]);
   }
   const r = acc.result();
   return { ...percentOf(r), n: r.n };

@@ -34,12 +34,10 @@ import {
   type Tensor,
   tidy,
   upload,
-  where,
 } from "../../runtime/mod.ts";
 import { adaroundInit } from "../../runtime/mod.ts";
 import type { ExecuteOptions, Graph, Node } from "../../models/graph.ts";
 import { execute } from "../../models/execute.ts";
-import { bernoulliMask } from "./mask.ts";
 import { type ObserverKind, weightQParams } from "./observers.ts";
 import { type ActSite, consumersOf, type Placement, type WeightSite } from "./placement.ts";
 import { type QParams, qrange } from "./scheme.ts";
@@ -311,10 +309,10 @@ export class QuantModel {
   #quantizeOutput(node: Node, slot: number, value: Tensor, drop: RunMode["drop"]): Tensor {
     const q = this.acts.get(node.outputs[slot]);
     if (!q || !q.enabled || !q.scale) return value;
-    const y = fakeQuant(value, q.scale, q.zeroPoint, q.qmin, q.qmax);
-    if (!drop || drop.prob <= 0) return y;
-    const mask = bernoulliMask(value, drop.prob, drop.rng);
-    return where(mask, value, y);
+    if (!drop || drop.prob <= 0) return fakeQuant(value, q.scale, q.zeroPoint, q.qmin, q.qmax);
+    // The mask `bernoulliMask` would draw (same keys, same order), applied inside the kernel.
+    const keys = { k0: drop.rng.nextU32(), k1: drop.rng.nextU32() };
+    return fakeQuant(value, q.scale, q.zeroPoint, q.qmin, q.qmax, { p: drop.prob, ...keys });
   }
 
   /**

@@ -111,7 +111,8 @@ export async function reconstructUnit(
     closeSession(session);
   }
   if (o.stage !== "acts") { for (const l of layers) model.freezeWeight(l); }
-  const lossAfter = await evalLoss(ctx, target, fpInputs);
+  // Without iterations nothing changed: freezing keeps the nearest rounding the loss saw.
+  const lossAfter = o.iters === 0 ? lossBefore : await evalLoss(ctx, target, fpInputs);
   if (fpInputs !== ctx.fpInputs) {
     const raw = Object.values(ctx.fpInputs);
     for (const t of Object.values(fpInputs)) if (!raw.includes(t)) t.dispose();

@@ -14,6 +14,7 @@ import type {
   OpAttrs,
   OutInfo,
   Pool2dAttrs,
+  QuantDrop,
   UnaryOp,
 } from "../ops.ts";
 import { normAxis, sizeOf } from "../ops.ts";
@@ -975,36 +976,88 @@ function fakeQuantBackwardRowFast(
 
 function fakeQuantK(
   [x, s, z]: CpuIn[],
-  { qmin, qmax }: OpAttrs["fakeQuant"],
+  { qmin, qmax, drop }: OpAttrs["fakeQuant"],
   out: OutInfo,
 ): HostArray {
   const y = take("f32", sizeOf(out.shape));
   const xd = x.data, sd = s.data, zd = z.data;
+  const yb = bits(y), xb = bits(xd);
   const st = [x, s, z].map((t) => bstrides(t.shape, out.shape));
   forEachRow(out.shape, st, (o, [ox, os, oz], len, [ix, is, iz]) => {
     if (ix === 1 && is === 0 && iz === 0) {
-      fakeQuantRow(y, o, xd, ox, len, sd[os], zd[oz], qmin, qmax);
+      const step = drop ? DROP_BLOCK : len;
+      for (let b = 0; b < len; b += step) {
+        const n = Math.min(step, len - b);
+        fakeQuantRow(y, o + b, xd, ox + b, n, sd[os], zd[oz], qmin, qmax);
+        if (drop) keepRow(yb, o + b, xb, ox + b, 1, n, drop, 1);
+      }
     } else {
       for (let j = 0; j < len; j++) {
         fakeQuantRow(y, o + j, xd, ox + j * ix, 1, sd[os + j * is], zd[oz + j * iz], qmin, qmax);
       }
+      if (drop) keepRow(yb, o, xb, ox, ix, len, drop, 1);
     }
   });
   return y;
 }
 
+/** Rows are fake-quantized and dropped in blocks of this many elements (the block stays in cache). */
+const DROP_BLOCK = 4096;
+
+/**
+ * QDrop's drop after a fake-quant row: where {@linkcode randomMaskK}'s mask (same `p`, keys and
+ * flat output index) is 1, `y` becomes `x` (`kept: 1`) or 0 (`kept: 0`, the scale's gradient).
+ * A branch-free bit select: the mask is random, so a branch would mispredict half the time.
+ */
+function keepRow(
+  y: Int32Array,
+  yo: number,
+  xd: Int32Array,
+  xo: number,
+  ix: number,
+  n: number,
+  { p, k0, k1 }: QuantDrop,
+  kept: 0 | 1,
+): void {
+  const thr = maskThreshold(p);
+  if (thr === 0) return;
+  const ts = thr - 2147483648;
+  for (let j = 0; j < n; j++) {
+    let h = (yo + j) ^ k0;
+    h ^= h >>> 16;
+    h = Math.imul(h, 0x7feb352d);
+    h ^= h >>> 15;
+    h = Math.imul(h, 0x846ca68b);
+    h ^= h >>> 16;
+    h ^= k1;
+    h ^= h >>> 16;
+    h = Math.imul(h, 0x7feb352d);
+    h ^= h >>> 15;
+    h = Math.imul(h, 0x846ca68b);
+    h ^= h >>> 16;
+    const m = -((h ^ -2147483648) < ts); // -1 where kept, else 0
+    y[yo + j] = (kept ? xd[xo + j * ix] & m : 0) | (y[yo + j] & ~m);
+  }
+}
+
 function fakeQuantBackwardK(
   [g, x, s, z]: CpuIn[],
-  { qmin, qmax, wrt }: OpAttrs["fakeQuantBackward"],
+  { qmin, qmax, wrt, drop }: OpAttrs["fakeQuantBackward"],
   out: OutInfo,
 ): HostArray {
   const y = take("f32", sizeOf(out.shape));
   const gd = g.data, xd = x.data, sd = s.data, zd = z.data;
   const st = [g, x, s, z].map((t) => bstrides(t.shape, out.shape));
   const toX = wrt === "x";
+  const yb = bits(y), gb = bits(gd);
   forEachRow(out.shape, st, (o, [og, ox, os, oz], len, [ig, ix, is, iz]) => {
     if (ig === 1 && ix === 1 && is === 0 && iz === 0) {
-      fakeQuantBackwardRow(y, o, gd, og, xd, ox, len, sd[os], zd[oz], qmin, qmax, toX);
+      const step = drop ? DROP_BLOCK : len;
+      for (let b = 0; b < len; b += step) {
+        const n = Math.min(step, len - b);
+        fakeQuantBackwardRow(y, o + b, gd, og + b, xd, ox + b, n, sd[os], zd[oz], qmin, qmax, toX);
+        if (drop) keepRow(yb, o + b, gb, og + b, 1, n, drop, toX ? 1 : 0);
+      }
     } else {
       for (let j = 0; j < len; j++) {
         fakeQuantBackwardRow(
@@ -1022,6 +1075,7 @@ function fakeQuantBackwardK(
           toX,
         );
       }
+      if (drop) keepRow(yb, o, gb, og, ig, len, drop, toX ? 1 : 0);
     }
   });
   return y;

@@ -9,7 +9,7 @@
  *
  * @module
  */
-import type { BinaryOp, DType, OutInfo, UnaryOp } from "../ops.ts";
+import type { BinaryOp, DType, OutInfo, QuantDrop, UnaryOp } from "../ops.ts";
 import { sizeOf } from "../ops.ts";
 import {
   bindings,
@@ -163,7 +163,7 @@ function pointwise(
   });
   const outT = wgslType(out.dtype);
   const key = `pw:${name}:${inputs.map((x, k) => x.dtype + modes[k] + loadTypes[k]).join(",")}` +
-    `:${exprType}>${out.dtype}:r${r}:${expr}`;
+    `:${exprType}>${out.dtype}:r${r}:e${extra.length}:${expr}`;
   const code = () => {
     const lines: string[] = [];
     const anyB = modes.includes("b");
@@ -173,7 +173,7 @@ function pointwise(
     });
     if (anyB) {
       for (let d = r - 1; d >= 0; d--) {
-        const sh = `P[${3 + d}]`;
+        const sh = `P[${1 + extra.length + d}]`;
         lines.push(`  { let c = rem % ${sh}; rem = rem / ${sh};`);
         inputs.forEach((_, k) => {
           if (modes[k] === "b") lines.push(`    o${k} += c * P[${strideBase[k] + d}];`);
@@ -254,47 +254,73 @@ export function expand(ctx: Ctx, x: GpuIn, out: OutInfo): GpuStorage {
 
 const LO_HI = "bitcast<f32>(P[1]), bitcast<f32>(P[2])";
 
-/** Fused fake-quant of `[x, scale, zeroPoint]` (broadcast); the bounds travel in the params. */
+/**
+ * QDrop's keep test in WGSL: {@linkcode randomMask}'s mask on the element index, the keys in
+ * params 3 and 4, the threshold in the expression (one pipeline per probability).
+ */
+function keepTest(p: number): string {
+  const thr = Math.floor(p * 4294967296);
+  return thr >= 4294967296
+    ? "true"
+    : `mask_h_(mask_h_(u32(i) ^ bitcast<u32>(P[3])) ^ bitcast<u32>(P[4])) < ${thr}u`;
+}
+
+/** The params of a fake-quant kernel: the bounds, then QDrop's keys where it drops. */
+const fqParams = (a: { qmin: number; qmax: number; drop?: QuantDrop }) =>
+  a.drop
+    ? [f32Bits(a.qmin), f32Bits(a.qmax), a.drop.k0 >>> 0, a.drop.k1 >>> 0]
+    : [f32Bits(a.qmin), f32Bits(a.qmax)];
+
+/**
+ * Fused fake-quant of `[x, scale, zeroPoint]` (broadcast); the bounds travel in the params. With
+ * `drop`, the kept elements stay `x`.
+ */
 export function fakeQuant(
   ctx: Ctx,
   x: GpuIn,
   s: GpuIn,
   z: GpuIn,
-  a: { qmin: number; qmax: number },
+  a: { qmin: number; qmax: number; drop?: QuantDrop },
   out: OutInfo,
 ): GpuStorage {
+  const fq = `fq_(v0, v1, v2, ${LO_HI})`;
   return pointwise(
     ctx,
     "fakeQuant",
     [x, s, z],
     ["f32", "f32", "f32"],
     "f32",
-    `fq_(v0, v1, v2, ${LO_HI})`,
+    a.drop ? `select(${fq}, v0, ${keepTest(a.drop.p)})` : fq,
     out,
-    [f32Bits(a.qmin), f32Bits(a.qmax)],
+    fqParams(a),
   );
 }
 
-/** fakeQuant's STE (`wrt: "x"`) or LSQ (`wrt: "scale"`) gradient from `[g, x, scale, zeroPoint]`. */
+/**
+ * fakeQuant's STE (`wrt: "x"`) or LSQ (`wrt: "scale"`) gradient from `[g, x, scale, zeroPoint]`;
+ * with `drop`, the kept elements pass `g` to `x` and 0 to the scale.
+ */
 export function fakeQuantBackward(
   ctx: Ctx,
   g: GpuIn,
   x: GpuIn,
   s: GpuIn,
   z: GpuIn,
-  a: { qmin: number; qmax: number; wrt: "x" | "scale" },
+  a: { qmin: number; qmax: number; wrt: "x" | "scale"; drop?: QuantDrop },
   out: OutInfo,
 ): GpuStorage {
   const fn = a.wrt === "x" ? "fqgx_" : "fqgs_";
+  const grad = `${fn}(v0, v1, v2, v3, ${LO_HI})`;
+  const kept = a.wrt === "x" ? "v0" : "0.0";
   return pointwise(
     ctx,
     `fakeQuantBackward_${a.wrt}`,
     [g, x, s, z],
     ["f32", "f32", "f32", "f32"],
     "f32",
-    `${fn}(v0, v1, v2, v3, ${LO_HI})`,
+    a.drop ? `select(${grad}, ${kept}, ${keepTest(a.drop.p)})` : grad,
     out,
-    [f32Bits(a.qmin), f32Bits(a.qmax)],
+    fqParams(a),
   );
 }
 

@@ -473,6 +473,11 @@ Deno.test({
         const g = randn(ins[0].shape);
         await checkOp("fakeQuantBackward", [g, ...ins], { ...a, wrt: "x" });
         await checkOp("fakeQuantBackward", [g, ...ins], { ...a, wrt: "scale" }, 1e-4);
+        // QDrop's drop inside the kernel: the same mask as randomMask's on every backend
+        const drop = { p: 0.5, k0: 0xdeadbeef, k1: 77 };
+        await checkOp("fakeQuant", ins, { ...a, drop });
+        await checkOp("fakeQuantBackward", [g, ...ins], { ...a, wrt: "x", drop });
+        await checkOp("fakeQuantBackward", [g, ...ins], { ...a, wrt: "scale", drop }, 1e-4);
       }
       // fused == composite on webgpu: forward and both gradients through autograd
       const [x, s, z] = perChannel;
