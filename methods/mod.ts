@@ -4,7 +4,7 @@
  * @example
  * ```ts
  * import { METHODS } from "./mod.ts";
- * console.log(Object.keys(METHODS)); // ["rtn", "adaround", "brecq", "brecq-joint", "qdrop", "pdquant", "mrecg"]
+ * console.log(Object.keys(METHODS)); // ["rtn", "adaround", "brecq", "brecq-joint", "qdrop", "pdquant", "mrecg", "fdda"]
  * ```
  *
  * @module
@@ -12,6 +12,7 @@
 import { adaround } from "./adaround.ts";
 import { brecq } from "./brecq.ts";
 import { brecqJoint } from "./brecq_joint.ts";
+import { fdda } from "./fdda.ts";
 import { mrecg } from "./mrecg.ts";
 import { pdquant } from "./pdquant.ts";
 import { qdrop } from "./qdrop.ts";
@@ -28,6 +29,7 @@ export const METHODS = {
   qdrop,
   pdquant,
   mrecg,
+  fdda,
 } as const satisfies Record<string, Method>;
 
 /** A registered method id. */
@@ -57,7 +59,13 @@ export function methodConfigFromRecipe(
   return configFromRecipe(method.id, method.recipeKeys, recipe, { seed });
 }
 
-export type { Method, MethodContext, MethodResult } from "./_quant/config.ts";
+export type {
+  EpochAccuracy,
+  Method,
+  MethodContext,
+  MethodResult,
+  Selection,
+} from "./_quant/config.ts";
 export { OFFICIAL_CALIBRATION, OFFICIAL_ITERS, parseConfig } from "./_quant/config.ts";
 export {
   COMMON_KEYS,

@@ -47,7 +47,10 @@ Deno.test("MRECG+QDrop is the registry's mrecg with base qdrop, under the paper'
 Deno.test("every recipe covers existing cells and every implemented cell has a recipe", () => {
   for (const paper of Object.values(PAPERS)) {
     for (const c of paper.cells) {
-      const implemented = ["pdquant", "qdrop", "brecq", "adaround", "mrecg+brecq", "mrecg+qdrop"];
+      const implemented = [
+        ...["pdquant", "qdrop", "brecq", "adaround", "mrecg+brecq", "mrecg+qdrop"],
+        ...["fdda", "fdda-f8l8", "fdda-nofdda", "fdda-unreliable", "fdda-70cls"],
+      ];
       assertEquals(Boolean(recipeFor(paper.recipes, c)), implemented.includes(c.method), c.id);
     }
   }

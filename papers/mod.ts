@@ -6,7 +6,7 @@
  * @example
  * ```ts
  * import { PAPERS } from "./mod.ts";
- * console.log(Object.keys(PAPERS)); // ["pdquant", "mrecg"]
+ * console.log(Object.keys(PAPERS)); // ["pdquant", "mrecg", "fdda"]
  * ```
  *
  * @module
@@ -16,7 +16,7 @@ export * from "./cells.ts";
 export * from "./record.ts";
 export { migrateRecord } from "./record_migrate.ts";
 export { definePaper, type PaperParts } from "./paper.ts";
-export { mrecg, PAPERS, pdquant } from "./registry.ts";
+export { fdda, mrecg, PAPERS, pdquant } from "./registry.ts";
 export {
   type CostEstimate,
   estimateCosts,

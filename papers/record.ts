@@ -69,6 +69,12 @@ export const UnitLossSchema = z.strictObject({
   seconds: z.number().nonnegative().optional(),
 });
 
+/** One protocol's pick among a run's epochs. */
+const SelectionPickSchema = MetricValuesSchema.extend({
+  rule: z.string().min(1),
+  epoch: z.int().min(0),
+});
+
 /** One process's share of a resumed run: units `from` … `to` − 1 (0-based). */
 export const SegmentSchema = z.strictObject({
   started: z.iso.datetime({ offset: true }).nullable(),
@@ -151,6 +157,17 @@ export const ResultRecordSchema = z.strictObject({
   resumed: z.strictObject({
     units_done: z.int().min(1),
     earlier: SegmentSchema.array().min(1),
+  }).optional(),
+  /**
+   * Epoch selection of an epoch-based method (FDDA): the official protocol's pick (the best test
+   * top-1 over the evaluated epochs: it selects on the test set; null when no epoch was
+   * evaluated), the test-free pick (the returned model, the last epoch: `metrics`), and the
+   * accuracy after each evaluated epoch.
+   */
+  selection: z.strictObject({
+    official: SelectionPickSchema.nullable(),
+    test_free: SelectionPickSchema,
+    per_epoch: MetricValuesSchema.extend({ epoch: z.int().min(0) }).array(),
   }).optional(),
   notes: z.string().array(),
 });

@@ -5,10 +5,11 @@
  * @module
  */
 import type { Paper } from "./cells.ts";
+import { fdda } from "./fdda/mod.ts";
 import { mrecg } from "./mrecg/mod.ts";
 import { pdquant } from "./pdquant/mod.ts";
 
-export { mrecg, pdquant };
+export { fdda, mrecg, pdquant };
 
 /** Every paper module, by id. */
-export const PAPERS: Readonly<Record<string, Paper>> = { pdquant, mrecg };
+export const PAPERS: Readonly<Record<string, Paper>> = { pdquant, mrecg, fdda };

@@ -19,8 +19,10 @@ import {
   methodConfigFromRecipe,
   type MethodRegistry,
   METHODS,
+  type QuantModel,
   removeCheckpoint,
   type Segment,
+  type Selection,
   toQdqOnnx,
 } from "../methods/mod.ts";
 import {
@@ -226,6 +228,62 @@ async function* tensorBatches(src: AsyncIterable<HostBatch>) {
   }
 }
 
+/**
+ * Images on which the simulated model is run beside its exported QDQ graph before the graph's
+ * accuracy stands for it (the simulated model runs ~10× slower than onnxruntime on the graph).
+ */
+export const SIM_CHECK_IMAGES = 64;
+
+/**
+ * The simulated model's accuracy. The exported QDQ graph run as written is the same arithmetic;
+ * that is checked on every run: the simulated model's top-1 class on the first
+ * {@linkcode SIM_CHECK_IMAGES} evaluation images must equal the graph's on each. Then the graph's
+ * accuracy over all images is the simulated model's; on any difference the simulated model is
+ * evaluated on every image (as before this check existed), and the record's note says which.
+ */
+async function simulatedAccuracy(
+  model: QuantModel,
+  inputs: SuiteInputs,
+  limit: number | undefined,
+  exported: { top1: number; top5: number; n: number },
+  qdqTop1: number[],
+): Promise<{ sim: { top1: number; top5: number; n: number }; simNote: string }> {
+  const simTop1: number[] = [];
+  const n = Math.min(SIM_CHECK_IMAGES, exported.n);
+  await evaluate(model, tensorBatches(firstImages(inputs.evalBatches(limit), n)), simTop1);
+  const differ = simTop1.filter((c, i) => c !== qdqTop1[i]).length;
+  if (differ === 0 && simTop1.length === n) {
+    return {
+      sim: exported,
+      simNote: `simulated model and exported QDQ graph agree on the top-1 class of each of the ` +
+        `first ${n} images; the accuracy over all ${exported.n} is the graph's (onnxruntime, ` +
+        `Q/DQ nodes as written)`,
+    };
+  }
+  const sim = await evaluate(model, tensorBatches(inputs.evalBatches(limit)));
+  return {
+    sim,
+    simNote: `simulated model and exported QDQ graph differ in the top-1 class of ${differ} of ` +
+      `the first ${n} images: the simulated model was evaluated on all ${sim.n}`,
+  };
+}
+
+/** The batches of `src` up to `n` images (the last one cut). */
+async function* firstImages(src: AsyncIterable<HostBatch>, n: number) {
+  let seen = 0;
+  for await (const b of src) {
+    if (seen >= n) return;
+    const rows = b.labels.length, take = Math.min(rows, n - seen);
+    const per = b.images.length / rows;
+    yield take === rows ? b : {
+      images: b.images.subarray(0, take * per),
+      labels: b.labels.subarray(0, take),
+      shape: [take, ...b.shape.slice(1)],
+    };
+    seen += take;
+  }
+}
+
 const fp32Cache = new Map<string, { top1: number; top5: number; n: number }>();
 
 async function fp32Accuracy(inputs: SuiteInputs, limit?: number) {
@@ -298,13 +356,20 @@ export async function executeRun(
       ...methodConfigFromRecipe(method, run.config, run.seed),
       ...run.adhoc?.methodConfig,
     };
-    const { images, sample } = await inputs.calibration(run.calibration.n, run.seed);
+    const { images, labels, sample } = await inputs.calibration(
+      run.calibration.n,
+      run.seed,
+      method.calibration,
+    );
+    const limit = run.eval.limit;
     const res = await (async () => {
       try {
         return await method.run({
           graph: inputs.folded.graph,
           bn: inputs.folded.bn,
           calib: images,
+          calibLabels: labels,
+          evaluate: (m) => evaluate(m, tensorBatches(inputs.evalBatches(limit))),
           modelName: run.model.name,
           log: (m: string) => opts.log(`    ${m}`),
           checkpoint,
@@ -313,8 +378,6 @@ export async function executeRun(
         images.dispose();
       }
     })();
-    const limit = run.eval.limit;
-    const sim = await evaluate(res.model, tensorBatches(inputs.evalBatches(limit)));
     const qdq = await toQdqOnnx(res.model);
     if (opts.exportTo) {
       const dir = opts.exportTo.replace(/\/[^/]*$/, "");
@@ -327,7 +390,15 @@ export async function executeRun(
     // which take the export's int32 biases as they are and requantize in integers: the same
     // model up to float rounding, unless the run kept float biases (`biasRounding: "float"`),
     // which onnxruntime rounds to int32 when it fuses. Both are recorded and checked.
-    const exported = await ortAccuracy(qdq, inputs.evalBatches(limit), "disabled");
+    const qdqTop1: number[] = [];
+    const exported = await ortAccuracy(
+      qdq,
+      inputs.evalBatches(limit),
+      "disabled",
+      undefined,
+      qdqTop1,
+    );
+    const { sim, simNote } = await simulatedAccuracy(res.model, inputs, limit, exported, qdqTop1);
     // A file onnxruntime's optimiser rejects is noted, and the run still recorded.
     const int8 = await attempt(() => ortAccuracy(qdq, inputs.evalBatches(limit), "all"));
     const fp32 = await fp32Accuracy(inputs, limit);
@@ -404,9 +475,12 @@ export async function executeRun(
           ? `top-1 ${int8.value.top1.toFixed(2)}, top-5 ${int8.value.top5.toFixed(2)}`
           : `failed (${int8.error})`) +
         `; "exported" is the same file with optimisations disabled (Q/DQ nodes run as written)`,
+        simNote,
         ...notes,
+        ...(res.selection ? [selectionNote(res.selection, sim.top1)] : []),
         ...(resumed ? [resumedNote(resumed, res.units)] : []),
       ],
+      ...(res.selection ? { selection: selectionRecord(res.selection, sim) } : {}),
       ...(run.adhoc ? { adhoc: adhocRecord(run, inputs) } : {}),
       ...(resumed
         ? {
@@ -421,6 +495,35 @@ export async function executeRun(
   } finally {
     clearInterval(sampleMem);
   }
+}
+
+/** Both selection protocols of an epoch-based method, as the record keeps them. */
+function selectionRecord(
+  s: Selection,
+  sim: { top1: number; top5: number; n: number },
+): NonNullable<ResultRecord["selection"]> {
+  const acc = (a: { top1: number; top5: number; n: number }) => ({
+    top1: round2(a.top1),
+    top5: round2(a.top5),
+    n: a.n,
+  });
+  return {
+    official: s.official
+      ? { rule: s.official.rule, epoch: s.official.epoch, ...acc(s.official) }
+      : null,
+    test_free: { rule: s.testFree.rule, epoch: s.testFree.epoch, ...acc(sim) },
+    per_epoch: s.perEpoch.map((e) => ({ epoch: e.epoch, ...acc(e) })),
+  };
+}
+
+/** The note that puts both protocols side by side. */
+function selectionNote(s: Selection, top1: number): string {
+  const official = s.official
+    ? `official protocol (${s.official.rule}; it selects on the test set): top-1 ` +
+      `${s.official.top1.toFixed(2)} at epoch ${s.official.epoch}`
+    : "official protocol: no epoch was evaluated";
+  return `${official}; test-free protocol (${s.testFree.rule}): top-1 ${top1.toFixed(2)} at ` +
+    `epoch ${s.testFree.epoch} (metrics.top1)`;
 }
 
 /** What an ad-hoc record keeps of its inputs (the model file, folders, preprocessing). */

@@ -14,7 +14,7 @@
  *
  * @module
  */
-import { getBackend, type Tensor, upload } from "../runtime/mod.ts";
+import { getBackend, Random, type Tensor, upload } from "../runtime/mod.ts";
 import {
   foldBatchNorm,
   type FoldedBatchNorm,
@@ -35,6 +35,7 @@ import {
   FASHION_MNIST_STD,
   type FashionMnistSplit,
   gather,
+  hashIds,
   ImageNetDataset,
   loadFashionMnist,
   sampleCalibration,
@@ -52,7 +53,15 @@ export interface SuiteInputs {
   graph: Graph;
   /** The same graph with BatchNorm folded, and the folded BN parameters by layer name. */
   folded: { graph: Graph; bn: Map<string, FoldedBatchNorm> };
-  calibration(n: number, seed: number): Promise<{ images: Tensor; sample: CalibrationSample }>;
+  /**
+   * A seeded calibration sample and its class labels; with `perClass`, at most that many images
+   * of each class (a seeded permutation walked in order), up to `n`.
+   */
+  calibration(
+    n: number,
+    seed: number,
+    opts?: { perClass?: number },
+  ): Promise<{ images: Tensor; labels: Int32Array; sample: CalibrationSample }>;
   /** How calibration images are preprocessed, in words (absent where they are used as stored). */
   calibPreprocess?: string;
   evalBatches(limit?: number, batch?: number): AsyncIterable<HostBatch>;
@@ -69,6 +78,33 @@ export interface SuitePaths {
 /** The shared assets folder: the flag, else `PTQ_ASSETS`, else `../shared/assets`. */
 function assetsRoot(p: SuitePaths): string {
   return p.assetsDir ?? assetsDir();
+}
+
+/**
+ * A seeded sample with at most `perClass` images of each class: the dataset's positions in a
+ * seeded permutation, each taken while its class has fewer than `perClass`, until `n` are taken.
+ */
+export function samplePerClass(
+  ids: readonly string[],
+  labels: ArrayLike<number>,
+  n: number,
+  perClass: number,
+  seed: number,
+): CalibrationSample {
+  if (!(Number.isInteger(perClass) && perClass >= 1)) {
+    throw new RangeError(`perClass must be a positive integer, got ${perClass}`);
+  }
+  const count = new Map<number, number>();
+  const indices: number[] = [];
+  for (const i of new Random(seed).permutation(ids.length)) {
+    if (indices.length >= n) break;
+    const c = labels[i];
+    if ((count.get(c) ?? 0) >= perClass) continue;
+    count.set(c, (count.get(c) ?? 0) + 1);
+    indices.push(i);
+  }
+  const picked = indices.map((i) => ids[i]);
+  return { seed, n: indices.length, indices, ids: picked, hash: hashIds(picked) };
 }
 
 /** Evenly strided subset of `[0, n)` of size `limit` (all of it without a limit). */
@@ -133,12 +169,14 @@ function proxyInputs(name: string): SuiteInputs {
     folded: g.folded,
     evalSource:
       `Fashion-MNIST test split (last 1,000 per class), normalised (x/255 − ${FASHION_MNIST_MEAN}) / ${FASHION_MNIST_STD}`,
-    calibration(n, seed) {
+    calibration(n, seed, opts) {
       const { train } = fashion();
       const ids = Array.from({ length: train.shape[0] }, (_, i) => `train/${i}`);
-      const sample = sampleCalibration({ ids }, n, seed);
+      const sample = opts?.perClass
+        ? samplePerClass(ids, train.labels, n, opts.perClass, seed)
+        : sampleCalibration({ ids }, n, seed);
       const b = gather(train, sample.indices);
-      return Promise.resolve({ images: upload(b.images, b.shape), sample });
+      return Promise.resolve({ images: upload(b.images, b.shape), labels: b.labels, sample });
     },
     evalBatches(limit, batch = 256) {
       const { test } = fashion();
@@ -206,19 +244,25 @@ async function folderInputs(o: {
     folded: g.folded,
     evalSource: o.evalSource,
     calibPreprocess: describeGeometry(o.calSpec.geometry),
-    async calibration(n, seed) {
-      const sample = sampleCalibration(cal, n, seed);
+    async calibration(n, seed, opts) {
+      const sample = opts?.perClass
+        ? samplePerClass(cal.ids, cal.entries.map((e) => e.label), n, opts.perClass, seed)
+        : sampleCalibration(cal, n, seed);
       const parts: Float32Array[] = [];
+      const labels = new Int32Array(sample.n);
       let shape: number[] = [];
+      let k = 0;
       for await (const b of cal.batches({ spec: o.calSpec, batchSize: 64, ids: sample.ids })) {
         parts.push(b.images);
+        labels.set(b.labels, k);
+        k += b.labels.length;
         shape = [...b.shape];
       }
       const per = shape[1] * shape[2] * shape[3];
       const all = new Float32Array(sample.n * per);
       let off = 0;
       for (const p of parts) (all.set(p, off), (off += p.length));
-      return { images: upload(all, [sample.n, shape[1], shape[2], shape[3]]), sample };
+      return { images: upload(all, [sample.n, shape[1], shape[2], shape[3]]), labels, sample };
     },
     async *evalBatches(limit, batch = o.evalBatch) {
       const ids = stridedIndices(val.ids.length, limit).map((i) => val.ids[i]);

@@ -93,7 +93,10 @@ function backwardImpl(root: Tensor, seed?: Tensor): void {
         node.inputs.forEach((inp, j) => {
           let ig = igs[j];
           if (!ig || !inp.requiresGrad) return;
-          if (handed.has(ig)) ig = view(ig, ig.shape);
+          // A gradient handed to several inputs goes as a view to all but its last one: the
+          // accumulation below disposes what it is given, which must not be the shared tensor.
+          const again = igs.some((o, k) => k > j && o === ig && node.inputs[k].requiresGrad);
+          if (handed.has(ig) || again) ig = view(ig, ig.shape);
           handed.add(ig);
           const acc = grads.get(inp);
           if (acc) {

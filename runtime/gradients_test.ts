@@ -245,3 +245,16 @@ Deno.test("klDivergence sends no gradient to the target logits", () => {
 Deno.test("second-order gradients are refused with a TypeError", () => {
   assertThrows(() => GRADS.conv2dBackwardInput(null!, [], null!, null!), TypeError);
 });
+
+Deno.test("a gradient a rule hands to two inputs survives the first input's accumulation", async () => {
+  // `add(a, b)` hands its one gradient to both inputs; `a` already holds a gradient from a later
+  // consumer when the add is reached, so the accumulation must not dispose the shared tensor.
+  const { add, backward, mul, sum, tensor } = await import("./mod.ts");
+  const x = tensor([1, 2]).variable();
+  const b = tensor([3, 4]).variable();
+  const a = mul(x, 2);
+  const loss = add(sum(mul(a, 3)), sum(add(a, b)));
+  backward(loss);
+  const gx = Array.from(x.grad!.dataSync()), gb = Array.from(b.grad!.dataSync());
+  if (gx.join() !== "8,8" || gb.join() !== "1,1") throw new Error(`grads ${gx} / ${gb}`);
+});

@@ -17,6 +17,7 @@ import type { QuantModel } from "./quantized_model.ts";
 import type { UnitReport } from "./recon.ts";
 import type { CheckpointSpec } from "./checkpoint.ts";
 import type { RecipeKeys } from "./recipe_keys.ts";
+import type { Accuracy } from "./eval.ts";
 
 /** Iterations per unit in the official codes (`iters_w` / `max_count`). */
 export const OFFICIAL_ITERS = 20000;
@@ -87,6 +88,13 @@ export interface MethodContext {
   bn?: Map<string, FoldedBatchNorm>;
   /** Calibration images `[N, …]` for the graph's first input. */
   calib: Tensor;
+  /** The calibration images' class labels, where the suite knows them (FDDA needs them). */
+  calibLabels?: ArrayLike<number>;
+  /**
+   * Evaluates a model on the run's evaluation images (the same images and limit as the run's
+   * final evaluation), for methods that select among epochs (FDDA's official protocol).
+   */
+  evaluate?: (model: QuantModel) => Promise<Accuracy>;
   /** Registry name or file name, used for per-model defaults (λ). */
   modelName: string;
   log?: (msg: string) => void;
@@ -98,12 +106,33 @@ export interface MethodContext {
   checkpoint?: CheckpointSpec;
 }
 
+/** A model's accuracy after one training epoch (0-based). */
+export interface EpochAccuracy extends Accuracy {
+  epoch: number;
+}
+
+/**
+ * Model selection of an epoch-based method: the official protocol (the best test accuracy over
+ * the evaluated epochs, i.e. selection on the test set) beside the test-free one (the returned
+ * model, the last epoch).
+ */
+export interface Selection {
+  /** Accuracy after each evaluated epoch, in order. */
+  perEpoch: EpochAccuracy[];
+  /** The official protocol's pick (absent when no epoch was evaluated). */
+  official?: EpochAccuracy & { rule: string };
+  /** The returned model's epoch (the run's own evaluation measures it). */
+  testFree: { epoch: number; rule: string };
+}
+
 /** What a method returns. */
 export interface MethodResult {
   model: QuantModel;
   units: UnitReport[];
   /** The fully resolved config (budget expanded, per-model defaults filled). */
   config: Record<string, unknown>;
+  /** Epoch selection (FDDA): both protocols, recorded beside the run's own evaluation. */
+  selection?: Selection;
 }
 
 /**
@@ -122,5 +151,10 @@ export interface Method<S extends z.ZodType = z.ZodType> {
   deviations: readonly string[];
   /** The recipe keys it accepts and where each goes in `config` (see `recipe_keys.ts`). */
   recipeKeys: RecipeKeys;
+  /**
+   * How the calibration sample is drawn where the method needs more than a seeded random
+   * sample: `perClass` images of each class at most (FDDA: one real image per class).
+   */
+  calibration?: { perClass: number };
   run(ctx: MethodContext, config?: z.input<S>): Promise<MethodResult>;
 }

@@ -43,7 +43,7 @@ export async function evaluate(
     const k = top.shape[1];
     top.dispose();
     acc.addTopIndices(idx, k, b.labels);
-    if (top1) for (let i = 0; i < b.labels.length; i++) top1.push(idx[i * k]);
+    if (top1) { for (let i = 0; i < b.labels.length; i++) top1.push(idx[i * k]); }
   }
   const r = acc.result();
   return { ...percentOf(r), n: r.n };

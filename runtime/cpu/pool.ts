@@ -32,8 +32,18 @@ import type { DType } from "../ops.ts";
  * allocator already reuses small blocks without new page faults, and keeping them here only grew
  * the process (8 GB resident on the proxy suite with a 4 K-element minimum, for no speed-up).
  */
-const DEFAULT_MIN_POOLED = 1 << 20;
+const DEFAULT_MIN_POOLED = envInt("PTQ_CPU_POOL_MIN") ?? 1 << 20;
 let minPooled = DEFAULT_MIN_POOLED;
+
+/** A non-negative integer environment variable, else undefined. */
+function envInt(name: string): number | undefined {
+  try {
+    const v = Deno.env.get(name);
+    return v !== undefined && /^\d+$/.test(v) ? Number(v) : undefined;
+  } catch {
+    return undefined; // no --allow-env
+  }
+}
 
 /** `PTQ_CPU_POOL_MB`, else a quarter of the machine's memory (2 GB where that is unknown). */
 function defaultLimitMb(): number {
