@@ -160,8 +160,18 @@ function claimRows(c: ClaimView): string {
     `<td class="num">${signed(k.gap)}<div class="small">band ±${k.band}</div></td>` +
     `<td><span class="${verdictClass(k.verdict)}">${k.verdict}</span>${
       k.why ? `<div class="small">${esc(k.why)}</div>` : ""
-    }</td></tr>`
+    }<div class="small">${powerText(k.power)}</div></td></tr>`
   ).join("");
+}
+
+/** "power 35 % (80 % needs 6 seeds a side)": a claim check's power against the paper's gap. */
+function powerText(p: ClaimView["checks"][number]["power"]): string {
+  const need = p.seedsFor80 === null
+    ? "; seed spread unknown with one seed a side"
+    : p.value >= 0.8
+    ? ""
+    : `; 80 % needs ${p.seedsFor80} seeds a side`;
+  return `power ${Math.round(p.value * 100)} % against the paper's gap${need}`;
 }
 
 const SUITE_PREF = ["imagenet", "imagenet-subset", "proxy"] as const;
@@ -326,7 +336,9 @@ claim holds when the measured gap exceeds a noise band of max(${t.proxyNoise} pt
 standard error of the gap), does not hold when it is below minus that band, and is inconclusive
 in between. The standard error combines the seed-to-seed spread and the sampling error of each
 accuracy on its evaluation images (√(p(1−p)/n)), so single-seed runs on a few hundred images get a
-wide band.</li>
+wide band. Each check states its power: the chance it would say <em>holds</em> if the true gap
+were the paper's printed one (normal approximation with the check's standard error), and the seeds
+per side that would give 80 % at the measured spread.</li>
 <li>Measured values are the mean ± sample standard deviation over seeds (n runs) of the largest
 budget recorded (paper &gt; quick &gt; custom &gt; smoke; among custom budgets, the most iterations
 per unit); a claim is checked only where both sides ran under the same budget. Paper values are percent top-1 as printed.</li>

@@ -1,8 +1,8 @@
-import { assert, assertEquals } from "../runtime/assert.ts";
+import { assert, assertClose, assertEquals } from "../runtime/assert.ts";
 import { PAPERS, pdquant } from "../papers/mod.ts";
 import { buildView, lineChart, renderHtml, stat } from "./mod.ts";
 import { fakeRecord, pdquantFixture } from "./testing.ts";
-import { collapseNotes } from "./view.ts";
+import { claimPower, collapseNotes, normalCdf } from "./view.ts";
 
 const GENERATED = "2024-06-01T00:00:00.000Z";
 const metas = Object.fromEntries(Object.values(PAPERS).map((p) => [p.meta.id, p.meta]));
@@ -249,4 +249,23 @@ Deno.test("run notes that differ only in their figures are listed once, with the
       "resumed from a unit checkpoint with 3 of 20 units done",
     ],
   );
+});
+
+Deno.test("a claim check's power is the chance its band is cleared at the paper's gap, with the seeds for 80 %", () => {
+  assertClose([normalCdf(0), normalCdf(1.96), normalCdf(-1)], [0.5, 0.975, 0.1587], { atol: 1e-4 });
+  // Three seeds a side, spread 1 pt, no sampling term: SE = sqrt(2/3) = 0.816, band = 1.63.
+  const s = (mean: number) => ({ mean, std: 1, n: 3 });
+  const p = claimPower(2, s(80), s(78), 0.25);
+  assertClose([p.value], [normalCdf((2 - 2 * Math.sqrt(2 / 3)) / Math.sqrt(2 / 3))], {
+    atol: 0.01,
+  });
+  // 80 % needs delta >= 2.84 SE: SE <= 0.704 -> 2/n <= 0.496 -> n = 5.
+  assertEquals(p.seedsFor80, 5);
+  // One seed a side: the spread is unknown.
+  assertEquals(claimPower(2, { mean: 80, std: 0, n: 1 }, { mean: 78, std: 0, n: 1 }, 0.25), {
+    value: 1,
+    seedsFor80: null,
+  });
+  // A gap far below the noise has almost no power.
+  assert(claimPower(0.1, s(80), s(79.9), 0.25).value < 0.05);
 });

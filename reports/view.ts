@@ -91,6 +91,49 @@ export function standardError(s: Stat): number {
   return Math.sqrt(seed ** 2 + sample ** 2);
 }
 
+/** The standard normal distribution function (Abramowitz–Stegun 26.2.17, |error| < 7.5e-8). */
+export function normalCdf(z: number): number {
+  const t = 1 / (1 + 0.2316419 * Math.abs(z));
+  const d = 0.3989422804014327 * Math.exp(-z * z / 2);
+  const q = d * t *
+    (0.31938153 + t * (-0.356563782 + t * (1.781477937 + t * (-1.821255978 + t * 1.330274429))));
+  return z >= 0 ? 1 - q : q;
+}
+
+/**
+ * The power of a claim check against a true gap `delta` (the paper's, in points): the chance
+ * that the measured gap exceeds the band max(`floor`, 2·SE), SE the gap's standard error from
+ * `better` and `worse`; and the seeds per side for 80 % at the same per-seed spread and
+ * evaluation size (null when either side has one seed: the spread is unknown; 1 when one seed
+ * per side would do; at most 1,000).
+ */
+export function claimPower(
+  delta: number,
+  better: Stat,
+  worse: Stat,
+  floor: number,
+): { value: number; seedsFor80: number | null } {
+  // One side's mean over n seeds at its measured per-seed spread (as `standardError`, which
+  // takes a single seed's spread as 0: the projection needs the measured one at every n).
+  const seOf = (x: Stat, n: number) => {
+    if (n === x.n) return standardError(x);
+    const p = Math.min(Math.max(x.mean / 100, 0), 1);
+    const sample = x.evalN ? 100 ** 2 * p * (1 - p) / x.evalN : 0;
+    return Math.sqrt((x.std ** 2 + sample) / n);
+  };
+  const powerAt = (nb: number, nw: number) => {
+    const se = Math.sqrt(seOf(better, nb) ** 2 + seOf(worse, nw) ** 2);
+    const band = Math.max(floor, 2 * se);
+    return se > 0 ? normalCdf((delta - band) / se) : delta > band ? 1 : 0;
+  };
+  const value = Math.round(powerAt(better.n, worse.n) * 100) / 100;
+  if (better.n < 2 || worse.n < 2) return { value, seedsFor80: null };
+  for (let n = 1; n <= 1000; n++) {
+    if (powerAt(n, n) >= 0.8) return { value, seedsFor80: n };
+  }
+  return { value, seedsFor80: null };
+}
+
 /** Mean and sample std of values (undefined when empty). */
 export function stat(values: readonly number[]): Stat | undefined {
   const n = values.length;
@@ -195,6 +238,12 @@ export interface ClaimView {
       | "collapsed";
     /** Why there is no verdict, in words (budget share, chance level). */
     why?: string;
+    /**
+     * The test's power: the probability that it says "holds" if the true gap were the paper's
+     * printed one (normal approximation with this check's standard error), and the seeds per
+     * side that would give 80 % (null where the spread is unknown: one seed each).
+     */
+    power: { value: number; seedsFor80: number | null };
     shared: boolean;
     /** The budget of both sides, or "better's / worse's" when they differ. */
     budget?: string;
@@ -620,6 +669,7 @@ export function buildView(
         ? `top-1 ${Math.min(bs.mean, ws.mean).toFixed(2)} ≤ ${floor.toFixed(1)} ` +
           `(chance ${chanceOf(suite).toFixed(1)} + max(chance, 5 pt))`
         : undefined;
+      const power = claimPower(Math.abs(claim.paperGap.value), bs, ws, tol.proxyNoise);
       const shared = paper.claims.some((c) =>
         c !== claim && c.better === claim.better && c.worse === claim.worse &&
         c.w_bits === claim.w_bits && c.a_bits === claim.a_bits &&
@@ -634,6 +684,7 @@ export function buildView(
         band,
         verdict,
         ...(why ? { why } : {}),
+        power,
         shared,
         budget: sameBudget ? b!.view.budget : `${b!.view.budget} / ${w!.view.budget}`,
       });
