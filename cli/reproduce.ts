@@ -22,8 +22,10 @@ import {
   parseShard,
   reproduce,
   type ReproduceOptions,
+  resultsPath,
 } from "../papers/mod.ts";
 import { checkOverride } from "../papers/cells.ts";
+import { consolidateShards } from "../papers/shard.ts";
 import { assetsRoot } from "./_assets.ts";
 import { writeReports } from "../reports/write.ts";
 import { InputError, parseFlags, run, type TaskSpec, UsageError } from "./_flags.ts";
@@ -139,6 +141,15 @@ export const SPEC = {
         "partition on every machine), recording to <paper>.shard-I-of-N.jsonl",
     },
     {
+      name: "jobs",
+      type: "int",
+      min: 1,
+      placeholder: "N",
+      help: "local processes, each running a balanced share of the plan (as --shard I/N) with " +
+        "cores/N onnxruntime threads; their records are merged into <paper>.jsonl (default: one " +
+        "per core, at most 4, when only the proxy suite runs; else 1)",
+    },
+    {
       name: "dry-run",
       type: "boolean",
       help: "list the planned runs with their estimated time; run nothing",
@@ -223,6 +234,12 @@ export async function reproduceOptions(
 }
 
 /** Runs `deno task reproduce` with `args`; returns the exit code. */
+/** `--jobs`' default: one process per core (at most 4) on the proxy suite alone, else 1. */
+export function defaultJobs(suites: readonly string[]): number {
+  const cores = navigator.hardwareConcurrency || 1;
+  return suites.every((s) => s === "proxy") ? Math.max(1, Math.min(cores, 4)) : 1;
+}
+
 export async function main(args: string[]): Promise<number> {
   const { values: v, positionals } = parseFlags(SPEC, args);
   const options = await reproduceOptions(v);
@@ -232,6 +249,9 @@ export async function main(args: string[]): Promise<number> {
   } catch (e) {
     throw new InputError(`--backend ${v.backend}: ${(e as Error).message}`);
   }
+  const single = v["dry-run"] || v.shard !== undefined || v["max-runs"] !== undefined;
+  const jobs = single ? 1 : v.jobs ?? defaultJobs(options.suites ?? ["proxy"]);
+  if (jobs > 1) return await runJobs(args, jobs, positionals, v);
   let failed = 0;
   const start = performance.now();
   // Every progress line carries the seconds since the command started.
@@ -264,6 +284,84 @@ export async function main(args: string[]): Promise<number> {
     }
   }
   return failed ? 1 : 0;
+}
+
+/**
+ * `--jobs N`: N child processes of this command, the i-th with `--shard i/N` (the runner's
+ * deterministic, cost-balanced partition) and cores/N onnxruntime threads, their progress lines
+ * prefixed; then each paper's shard records are merged into `<paper>.jsonl` and its report
+ * written. A killed `--jobs` run resumes like any other: the merged and the shard records count
+ * as recorded.
+ */
+async function runJobs(
+  args: string[],
+  jobs: number,
+  papers: string[],
+  v: { results: string; out: string; "no-report"?: boolean },
+): Promise<number> {
+  const rest: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === "--jobs") i++;
+    else if (!args[i].startsWith("--jobs=")) rest.push(args[i]);
+  }
+  const threads = Math.max(1, Math.floor((navigator.hardwareConcurrency || 1) / jobs));
+  const config = new URL("../deno.json", import.meta.url).pathname;
+  const script = new URL(import.meta.url).pathname;
+  console.error(`${jobs} local jobs, ${threads} onnxruntime thread(s) each`);
+  const children = Array.from({ length: jobs }, (_, i) => {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        "--config",
+        config,
+        script,
+        ...rest,
+        "--shard",
+        `${i + 1}/${jobs}`,
+        "--no-report",
+      ],
+      env: { PTQ_CPU_THREADS: String(threads) },
+      stdout: "inherit",
+      stderr: "piped",
+    }).spawn();
+    const prefix = `[job ${i + 1}/${jobs}] `;
+    const lines = child.stderr.pipeThrough(new TextDecoderStream());
+    const pump = (async () => {
+      let buf = "";
+      for await (const chunk of lines) {
+        buf += chunk;
+        const parts = buf.split("\n");
+        buf = parts.pop()!;
+        for (const l of parts) console.error(prefix + l);
+      }
+      if (buf) console.error(prefix + buf);
+    })();
+    return { status: child.status, pump };
+  });
+  const codes: number[] = [];
+  for (const c of children) {
+    codes.push((await c.status).code);
+    await c.pump;
+  }
+  for (const paper of papers) {
+    const moved = await consolidateShards(v.results, paper, jobs);
+    console.error(`${paper}: ${moved} records merged into ${resultsPath(paper, v.results)}`);
+    if (!v["no-report"]) {
+      try {
+        const written = await writeReports({
+          papers: [paper],
+          resultsDir: v.results,
+          outDir: v.out,
+        });
+        for (const w of written) console.log(`report: ${w}`);
+      } catch (e) {
+        if (!(e instanceof Deno.errors.NotFound)) throw e;
+      }
+    }
+  }
+  // A child's usage error is every child's: pass it on; else 1 when any run failed.
+  return codes.includes(2) ? 2 : codes.some((c) => c !== 0) ? 1 : 0;
 }
 
 if (import.meta.main) Deno.exit(await run(SPEC, main, Deno.args));

@@ -26,7 +26,7 @@
  * @module
  */
 import type { RunSpec } from "./cells.ts";
-import { readRecords, type ResultRecord, resultsPath, runKey } from "./record.ts";
+import { appendRecord, readRecords, type ResultRecord, resultsPath, runKey } from "./record.ts";
 
 /** One part of N (1-based). */
 export interface Shard {
@@ -112,6 +112,32 @@ export async function readPaperRecords(dir: string, paper: string): Promise<Pape
     }
   }
   return { records, files, torn };
+}
+
+/**
+ * Moves the records of shards 1..`count` of a paper into its main file (`reproduce --jobs`, whose
+ * local processes each wrote one shard file) and removes those shard files. Idempotent: a record
+ * already in the main file is not appended again, so a consolidation killed part-way is finished
+ * by the next one. Returns how many records moved.
+ */
+export async function consolidateShards(
+  dir: string,
+  paper: string,
+  count: number,
+): Promise<number> {
+  const main = resultsPath(paper, dir);
+  let moved = 0;
+  for (let index = 1; index <= count; index++) {
+    const file = shardFile(dir, paper, { index, count });
+    const { records } = await readRecords(file);
+    for (const rec of records) if (await appendRecord(main, rec)) moved++;
+    try {
+      await Deno.remove(file);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+  }
+  return moved;
 }
 
 /** A run's expected wall-clock and where the estimate comes from. */

@@ -3,6 +3,7 @@ import { appendRecord, parseRecords, runKey } from "./record.ts";
 import { fakeRecord } from "./record_fixture.ts";
 import { planPaper, reproduce, runComputationKey } from "./runner.ts";
 import {
+  consolidateShards,
   estimateCosts,
   paperRecordFiles,
   parseShard,
@@ -111,6 +112,40 @@ Deno.test("a paper's records merge from its main and shard files; a key in two f
     assert(e instanceof RangeError, String(e));
     assert(e.message.includes("recorded twice") && e.message.includes("shard-2-of-2"), e.message);
     assertEquals((await readPaperRecords(`${dir}/none`, "pdquant")).records, []);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("--jobs' shard records move into the main file once, and the shard files go", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const rec = (seed: number) =>
+      fakeRecord({
+        cell: "pdquant/resnet18/w4a4/qdrop",
+        suite: "proxy",
+        recipe: "pdquant/qdrop@resnet",
+        method: "qdrop",
+        model: "proxy_resnet",
+        w: 4,
+        a: 4,
+        seed,
+        top1: 50,
+        fp32: 80,
+      });
+    await appendRecord(`${dir}/pdquant.jsonl`, rec(1));
+    await appendRecord(shardFile(dir, "pdquant", { index: 1, count: 2 }), rec(2));
+    await appendRecord(shardFile(dir, "pdquant", { index: 2, count: 2 }), rec(3));
+    // a consolidation killed after appending, before removing: the record is not appended twice
+    await appendRecord(`${dir}/pdquant.jsonl`, rec(3));
+    await appendRecord(shardFile(dir, "pdquant", { index: 1, count: 3 }), rec(4)); // not ours
+    assertEquals(await consolidateShards(dir, "pdquant", 2), 1);
+    assertEquals((await paperRecordFiles(dir, "pdquant")).map((f) => f.slice(dir.length + 1)), [
+      "pdquant.jsonl",
+      "pdquant.shard-1-of-3.jsonl",
+    ]);
+    assertEquals((await readPaperRecords(dir, "pdquant")).records.map((r) => r.seed), [1, 3, 2, 4]);
+    assertEquals(await consolidateShards(dir, "pdquant", 2), 0);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -11,6 +11,16 @@
  * batch and channel roles swapped for the weight gradient, Gemm for GEMM's). onnxruntime has no
  * training, so the MobileNetV2 row compares forward times and reports the step time beside them.
  *
+ * **PyTorch beside it.** Where the PyTorch interpreter (`PTQ_TORCH_PYTHON`, else
+ * `/usr/bin/python3`) imports torch, the same rows run in PyTorch after ptq-bench's, in the same
+ * invocation (`runtime/torch_bench.py`, through `runtime/torch_side.ts`), with as many threads
+ * as ptq-bench and the same waiting policy (no spinning, see `torch_side.ts`): GEMM (`a @ b`; backward `g @ bᵀ` and `aᵀ @ g`), the convolutions (`F.conv2d`;
+ * backward `aten.convolution_backward` for the input and weight gradients) and torchvision's
+ * `mobilenet_v2` with BatchNorm folded (random weights, dropout removed): forward under
+ * `inference_mode` and an SGD training step. {@linkcode benchTable} puts PyTorch's time beside
+ * each ptq-bench row with the ratio ptq-bench time / PyTorch time (below 1: ptq-bench faster);
+ * without torch, the column says "not available" and {@linkcode RuntimeBenchResult.torch} says why.
+ *
  * @module
  */
 import * as ort from "onnxruntime-node";
@@ -18,15 +28,38 @@ import * as r from "./mod.ts";
 import type { Backend, Conv2dAttrs, Tensor } from "./mod.ts";
 import { convBackwardInputGraph, convBackwardWeightGraph } from "./cpu/backend.ts";
 import { buildModel, type MiniGraph, type MiniNode } from "./cpu/ort.ts";
+import {
+  benchThreads,
+  runTorch,
+  scriptPath,
+  timeRatio,
+  torchHeader,
+  type TorchRun,
+} from "./torch_side.ts";
 
 /** One result row. */
 export interface BenchRow {
   op: string;
   shape: string;
   pass: "forward" | "backward";
-  backend: "cpu" | "webgpu" | "onnxruntime";
+  backend: "cpu" | "webgpu" | "onnxruntime" | "pytorch";
   ms: number;
   gflops: number;
+}
+
+/** A row as the PyTorch side runs it (`runtime/torch_bench.py`), with the ops it answers for. */
+export interface TorchRowSpec {
+  id: string;
+  kind: "gemm" | "conv" | "mobilenetv2";
+  [param: string]: unknown;
+}
+
+/** What {@linkcode runtimeBench} measured. */
+export interface RuntimeBenchResult {
+  /** ptq-bench's, onnxruntime's and (where torch imports) PyTorch's rows. */
+  rows: BenchRow[];
+  /** The PyTorch run: its info, or why it did not run (null: not asked for). */
+  torch: TorchRun | null;
 }
 
 /** Options of {@linkcode runtimeBench}. */
@@ -39,14 +72,27 @@ export interface BenchOptions {
   mobilenet?: boolean;
   /** Progress lines (default: stderr). */
   log?: (line: string) => void;
+  /** Also run the rows in PyTorch where it imports (default true). */
+  torch?: boolean;
+  /** The PyTorch interpreter (default: `PTQ_TORCH_PYTHON`, else `/usr/bin/python3`). */
+  python?: string;
+}
+
+/** Where a PyTorch row's answer goes: the op and shape of each pass, and its flop count. */
+export interface TorchTarget {
+  shape: string;
+  ops: Record<BenchRow["pass"], string>;
+  flops: Record<BenchRow["pass"], number>;
 }
 
 /** The state of one benchmark run: its settings, its seeded generator and the rows so far. */
 class Bench {
   readonly rows: BenchRow[] = [];
+  /** The same rows for the PyTorch side, and where their answers go. */
+  readonly torchRows: TorchRowSpec[] = [];
+  readonly torchTargets = new Map<string, TorchTarget>();
   readonly rng = new r.Random(0);
-  readonly threads = Number(Deno.env.get("PTQ_CPU_THREADS") ?? 0) ||
-    navigator.hardwareConcurrency || 2;
+  readonly threads = benchThreads();
   constructor(
     readonly iters: number,
     readonly webgpu: Backend | null,
@@ -74,6 +120,12 @@ class Bench {
     };
     this.rows.push(full);
     this.log(`  ${full.op} ${full.pass} ${full.backend}: ${full.ms} ms, ${full.gflops} GFLOP/s`);
+  }
+
+  /** Queues a row for the PyTorch side. */
+  torchRow(spec: TorchRowSpec, target: TorchTarget): void {
+    this.torchRows.push(spec);
+    this.torchTargets.set(spec.id, target);
   }
 
   async session(g: MiniGraph): Promise<ort.InferenceSession> {
@@ -130,6 +182,11 @@ async function loadWebGpu(log: (line: string) => void): Promise<Backend | null> 
 async function benchGemm(c: Bench, n: number): Promise<void> {
   const shape = `${n}x${n}x${n}`, flops = 2 * n * n * n;
   const a = c.rng.normalArray(n * n), b = c.rng.normalArray(n * n), g = c.rng.normalArray(n * n);
+  c.torchRow({ id: `gemm ${shape}`, kind: "gemm", n }, {
+    shape,
+    ops: { forward: "gemm", backward: "gemm" },
+    flops: { forward: flops, backward: 2 * flops },
+  });
   const backends: [BenchRow["backend"], Backend][] = [["cpu", r.cpu]];
   if (c.webgpu) backends.push(["webgpu", c.webgpu]);
   for (const [name, be] of backends) {
@@ -196,6 +253,16 @@ async function benchConv(
   const flops = 2 * ys.reduce((p, q) => p * q) * ws[1] * ws[2] * ws[3];
   const shape = `x${xs.join("x")} w${ws.join("x")}`;
   const bi = { ...a, inputShape: xs }, bw = { ...a, weightShape: ws };
+  c.torchRow({
+    id: `${op} ${shape}`,
+    kind: "conv",
+    x: xs,
+    w: ws,
+    strides: a.strides,
+    pads: a.pads,
+    dilations: a.dilations,
+    groups: a.groups,
+  }, { shape, ops: { forward: op, backward: op }, flops: { forward: flops, backward: 2 * flops } });
   const backends: [BenchRow["backend"], Backend][] = [["cpu", r.cpu]];
   if (c.webgpu) backends.push(["webgpu", c.webgpu]);
   for (const [name, be] of backends) {
@@ -368,6 +435,12 @@ function mobilenetV2(c: Bench, batch: number) {
 async function benchMobileNet(c: Bench, batch: number): Promise<void> {
   const op = "mobilenetv2", shape = `${batch}x3x224x224`;
   const net = mobilenetV2(c, batch);
+  const stepOp = `${op} train step (fwd+bwd+sgd)`;
+  c.torchRow({ id: `${op} ${shape}`, kind: "mobilenetv2", batch }, {
+    shape,
+    ops: { forward: op, backward: stepOp },
+    flops: { forward: net.flops, backward: 3 * net.flops },
+  });
   const xData = c.rng.normalArray(batch * 3 * 224 * 224);
   const x = r.upload(xData, [batch, 3, 224, 224]);
   const labels = Array.from({ length: batch }, () => c.rng.int(1000));
@@ -380,7 +453,7 @@ async function benchMobileNet(c: Bench, batch: number): Promise<void> {
     opt.step();
   }, 3);
   c.record({
-    op: `${op} train step (fwd+bwd+sgd)`,
+    op: stepOp,
     shape,
     pass: "backward",
     backend: "cpu",
@@ -397,13 +470,19 @@ async function benchMobileNet(c: Bench, batch: number): Promise<void> {
 
 // ---------------------------------------------------------------------------------------------
 
-/** Runs every row: GEMM, the convolutions, and (unless turned off) MobileNetV2. */
-export async function runtimeBench(opts: BenchOptions = {}): Promise<BenchRow[]> {
+/** The PyTorch script of the runtime rows. */
+export const TORCH_BENCH_SCRIPT: string = scriptPath(new URL("./torch_bench.py", import.meta.url));
+
+/**
+ * Runs every row: GEMM, the convolutions, and (unless turned off) MobileNetV2; then, unless
+ * `torch: false`, the same rows in PyTorch.
+ */
+export async function runtimeBench(opts: BenchOptions = {}): Promise<RuntimeBenchResult> {
   const log = opts.log ?? ((l: string) => console.error(l));
   const webgpu = opts.webgpu === false ? null : await loadWebGpu(log);
   const c = new Bench(opts.iters ?? 5, webgpu, log);
   log(
-    `runtime bench: ${navigator.hardwareConcurrency} threads, onnxruntime ${ort.env.versions.common}`,
+    `runtime bench: ${c.threads} threads, onnxruntime ${ort.env.versions.common}`,
   );
   await benchGemm(c, 1024);
   await benchConv(c, "resnet18 conv3x3", [32, 64, 56, 56], [64, 64, 3, 3], { pads: [1, 1, 1, 1] });
@@ -413,25 +492,68 @@ export async function runtimeBench(opts: BenchOptions = {}): Promise<BenchRow[]>
   });
   await benchConv(c, "mobilenetv2 pointwise", [32, 144, 56, 56], [24, 144, 1, 1], {});
   if (opts.mobilenet !== false) await benchMobileNet(c, 32);
-  return c.rows;
+  if (opts.torch === false) return { rows: c.rows, torch: null };
+  log(`pytorch: the same rows (${c.torchRows.length}) in PyTorch, ${c.threads} threads`);
+  const run = await runTorch(
+    TORCH_BENCH_SCRIPT,
+    { threads: c.threads, iters: c.iters, rows: c.torchRows },
+    { python: opts.python, log: (l) => log(`  ${l}`) },
+  );
+  log(torchHeader(run));
+  if (run.ok) c.rows.push(...torchBenchRows(run.rows, c.torchTargets));
+  return { rows: c.rows, torch: run };
 }
 
-/** The rows as a markdown table, each runtime row beside onnxruntime's row of the same op. */
-export function benchTable(rows: readonly BenchRow[]): string {
-  const ref = (row: BenchRow) =>
-    rows.find((q) =>
-      q.backend === "onnxruntime" && q.op === row.op && q.shape === row.shape &&
-      q.pass === row.pass
-    );
+/**
+ * PyTorch's answers (`{id, pass, ms}`) as bench rows, by the targets the rows were queued with;
+ * answers with an error, an unknown id or no time are left out.
+ */
+export function torchBenchRows(
+  answers: readonly unknown[],
+  targets: ReadonlyMap<string, TorchTarget>,
+): BenchRow[] {
+  const rows: BenchRow[] = [];
+  for (const a of answers) {
+    if (typeof a !== "object" || a === null) continue;
+    const { id, pass, ms } = a as { id?: unknown; pass?: unknown; ms?: unknown };
+    const t = typeof id === "string" ? targets.get(id) : undefined;
+    if (!t || (pass !== "forward" && pass !== "backward")) continue;
+    if (typeof ms !== "number" || !(ms > 0)) continue;
+    rows.push({
+      op: t.ops[pass],
+      shape: t.shape,
+      pass,
+      backend: "pytorch",
+      ms: Math.round(ms * 100) / 100,
+      gflops: Math.round(t.flops[pass] / ms / 1e4) / 100,
+    });
+  }
+  return rows;
+}
+
+/**
+ * The rows as a markdown table: each ptq-bench row (cpu, webgpu) beside onnxruntime's row of the
+ * same op ("vs onnxruntime": onnxruntime's time / the row's time, a throughput ratio, higher is
+ * better for ptq-bench) and PyTorch's ("PyTorch ms", and "ptq-bench / PyTorch": ptq-bench's
+ * time / PyTorch's time, below 1 ptq-bench is faster). PyTorch's own rows are not listed apart;
+ * where `torch` did not run, their cells say "not available" (or "not run" when it was not asked
+ * for).
+ */
+export function benchTable(rows: readonly BenchRow[], torch?: TorchRun | null): string {
+  const same = (q: BenchRow, row: BenchRow, backend: BenchRow["backend"]) =>
+    q.backend === backend && q.op === row.op && q.shape === row.shape && q.pass === row.pass;
+  const withTorch = torch !== undefined;
+  const missing = torch === null ? "not run" : "not available";
   const head = ["op", "shape", "pass", "backend", "ms", "GFLOP/s", "vs onnxruntime"];
-  const body = rows.map((row) => {
-    const o = row.backend === "onnxruntime"
-      ? undefined
-      : ref(row) ?? rows.find((q) =>
+  if (withTorch) head.push("PyTorch ms", "ptq-bench / PyTorch (time)");
+  const body = rows.filter((row) => row.backend !== "pytorch").map((row) => {
+    const ours = row.backend === "cpu" || row.backend === "webgpu";
+    const o = !ours ? undefined : rows.find((q) => same(q, row, "onnxruntime")) ??
+      rows.find((q) =>
         q.backend === "onnxruntime" && row.op.startsWith(q.op) && q.shape === row.shape
       );
     const ratio = o ? `${Math.round((o.ms / row.ms) * 100)} %` : "";
-    return [
+    const cells = [
       row.op,
       row.shape,
       row.pass,
@@ -440,6 +562,13 @@ export function benchTable(rows: readonly BenchRow[]): string {
       row.gflops.toFixed(2),
       ratio,
     ];
+    if (withTorch) {
+      const t = rows.find((q) => same(q, row, "pytorch"));
+      if (!ours) cells.push("", "");
+      else if (t) cells.push(t.ms.toFixed(1), timeRatio(row.ms, t.ms));
+      else cells.push(torch?.ok ? "no answer" : missing, "");
+    }
+    return cells;
   });
   return [`| ${head.join(" | ")} |`, `|${head.map(() => "---").join("|")}|`]
     .concat(body.map((b) => `| ${b.join(" | ")} |`))
