@@ -147,7 +147,7 @@ export const SPEC = {
       placeholder: "N",
       help: "local processes, each running a balanced share of the plan (as --shard I/N) with " +
         "cores/N onnxruntime threads; their records are merged into <paper>.jsonl (default: one " +
-        "per core, at most 4, when only the proxy suite runs; else 1)",
+        "per core, at most 4, when only the proxy suite runs on the cpu backend; else 1)",
     },
     {
       name: "dry-run",
@@ -234,10 +234,14 @@ export async function reproduceOptions(
 }
 
 /** Runs `deno task reproduce` with `args`; returns the exit code. */
-/** `--jobs`' default: one process per core (at most 4) on the proxy suite alone, else 1. */
-export function defaultJobs(suites: readonly string[]): number {
+/**
+ * `--jobs`' default: one process per core (at most 4) on the proxy suite alone with the cpu
+ * backend (small models: memory is no concern, the JavaScript kernels use one core each), else 1.
+ */
+export function defaultJobs(suites: readonly string[], backend: string): number {
   const cores = navigator.hardwareConcurrency || 1;
-  return suites.every((s) => s === "proxy") ? Math.max(1, Math.min(cores, 4)) : 1;
+  const proxyOnCpu = backend === "cpu" && suites.every((s) => s === "proxy");
+  return proxyOnCpu ? Math.max(1, Math.min(cores, 4)) : 1;
 }
 
 export async function main(args: string[]): Promise<number> {
@@ -250,7 +254,7 @@ export async function main(args: string[]): Promise<number> {
     throw new InputError(`--backend ${v.backend}: ${(e as Error).message}`);
   }
   const single = v["dry-run"] || v.shard !== undefined || v["max-runs"] !== undefined;
-  const jobs = single ? 1 : v.jobs ?? defaultJobs(options.suites ?? ["proxy"]);
+  const jobs = single ? 1 : v.jobs ?? defaultJobs(options.suites ?? ["proxy"], v.backend);
   if (jobs > 1) return await runJobs(args, jobs, positionals, v);
   let failed = 0;
   const start = performance.now();
