@@ -306,7 +306,7 @@ async function runJobs(
   const rest: string[] = [];
   for (let i = 0; i < args.length; i++) {
     if (args[i] === "--jobs") i++;
-    else if (!args[i].startsWith("--jobs=")) rest.push(args[i]);
+    else if (!args[i].startsWith("--jobs=") && args[i] !== "--no-report") rest.push(args[i]);
   }
   const threads = Math.max(1, Math.floor((navigator.hardwareConcurrency || 1) / jobs));
   const config = new URL("../deno.json", import.meta.url).pathname;
