@@ -59,7 +59,7 @@ import {
 } from "../runtime/mod.ts";
 import { execute } from "../models/execute.ts";
 import { type Method, type MethodContext, parseConfig } from "./_quant/config.ts";
-import type { EpochAccuracy, MethodResult, Selection } from "./_quant/config.ts";
+import type { EpochAccuracy, ImageSamples, MethodResult, Selection } from "./_quant/config.ts";
 import { BIAS_ROUNDING_DEVIATION } from "./_quant/quantized_model.ts";
 import { describes, ignored, type RecipeKeys, to } from "./_quant/recipe_keys.ts";
 import { Bits } from "./_quant/scheme.ts";
@@ -146,6 +146,12 @@ const config = z.object({
   augment: z.boolean().default(true),
   /** Rows per forward while capturing the centres (memory only). */
   chunk: z.number().int().positive().default(32),
+  /**
+   * Generated images kept for the report after training (not used by the method): this many per
+   * class, for at most `sampleClasses` classes (those with a real image, in order); 0 keeps none.
+   */
+  samplesPerClass: z.number().int().nonnegative().default(2),
+  sampleClasses: z.number().int().positive().default(20),
 }).strict();
 
 /** FDDA's resolved config. */
@@ -171,8 +177,9 @@ export interface FddaSchedule {
 
 /**
  * The epoch structure for `iters` generator iterations: the official 400 × 200 when `iters` is
- * 80,000; otherwise `epochs` (default `round(iters / 200)`, 4 to 400) of `round(iters / epochs)`
- * iterations, with every epoch milestone (early rule 4, unfreeze 4, warm-up 50, generator decays
+ * 80,000; otherwise `epochs` (default `round(iters / 200)`, 4 to 400, or 2 to 3 for fewer than 8
+ * iterations: `⌊iters / 2⌋`, at least 2) of `round(iters / epochs)` iterations (at least 1),
+ * with every epoch milestone (early rule 4, unfreeze 4, warm-up 50, generator decays
  * 100/200/300, cosine 100) scaled by `epochs / 400` (at least 1 epoch for unfreeze and warm-up;
  * the student always gets at least one epoch).
  */
@@ -188,8 +195,10 @@ export function fddaSchedule(
     | "cosineEpochs"
   >,
 ): FddaSchedule {
+  // At least 4 epochs (2 where fewer than 8 iterations leave fewer than 2 per epoch).
+  const minEpochs = Math.min(4, Math.max(2, Math.floor(c.iters / 2)));
   const epochs = c.epochs ??
-    Math.min(OFFICIAL_EPOCHS, Math.max(4, Math.round(c.iters / OFFICIAL_ITERS_PER_EPOCH)));
+    Math.min(OFFICIAL_EPOCHS, Math.max(minEpochs, Math.round(c.iters / OFFICIAL_ITERS_PER_EPOCH)));
   const ipe = Math.max(1, Math.round(c.iters / epochs));
   const f = epochs / OFFICIAL_EPOCHS;
   const sc = (e: number) => Math.round(e * f);
@@ -440,6 +449,9 @@ export async function runFdda(ctx: MethodContext, c: FddaConfig): Promise<Method
     }
     optG.dispose();
     optS.dispose();
+    const samples = c.samplesPerClass > 0
+      ? generatedSamples(gen, centres.classes, c, rng.fork(19))
+      : undefined;
     gen.dispose();
     if (calib !== ctx.calib) calib.dispose();
     const model = student.model;
@@ -481,12 +493,48 @@ export async function runFdda(ctx: MethodContext, c: FddaConfig): Promise<Method
         correctSetSize: centres.correct.size,
         numClasses: K,
         trainSeconds: Math.round((performance.now() - started) / 100) / 10,
+        // The last iteration's losses (the golden regression test compares them).
+        finalLoss: {
+          generator: lastLoss.gen,
+          student: Number.isNaN(lastLoss.student) ? null : lastLoss.student,
+        },
       },
       selection,
+      ...(samples ? { samples } : {}),
     };
   } finally {
     disposeSites(sites);
   }
+}
+
+/**
+ * The final generator's images for the report: `samplesPerClass` per class for the first
+ * `sampleClasses` classes that have a real image, as one batch (the generator always runs in
+ * training mode, so its BNs normalise with that batch's statistics), from a stream of its own.
+ */
+export function generatedSamples(
+  gen: Generator,
+  classes: readonly number[],
+  c: Pick<FddaConfig, "samplesPerClass" | "sampleClasses" | "latentDim">,
+  rng: Random,
+): ImageSamples {
+  const shown = classes.slice(0, c.sampleClasses);
+  const labels = shown.flatMap((k) => new Array<number>(c.samplesPerClass).fill(k));
+  const n = labels.length;
+  const img = tidy(() =>
+    noGrad(() => gen.forward(upload(rng.normalArray(n * c.latentDim), [n, c.latentDim]), labels))
+  );
+  const pixels = Float32Array.from(img.dataSync() as Float32Array);
+  const shape = img.shape as [number, number, number, number];
+  img.dispose();
+  return {
+    pixels,
+    shape,
+    labels,
+    note: `${c.samplesPerClass} generated image(s) per class for ${shown.length} of the ` +
+      `${classes.length} classes with a real image, from the generator after the last epoch ` +
+      "(one batch, latents from a stream of their own; not used in training)",
+  };
 }
 
 /** Row `i` of `[N, …]` as `[1, …]`. */
@@ -555,7 +603,7 @@ export const fdda: Method<typeof config> = {
     "Seeded completely: the generator's initial weights, latents, labels, the FDDA class draw, the D-BNS noise, the real batches and the augmentation come from xoshiro128** streams of the run's seed. The official code seeds only torch (`manualSeed = id + 3`) and draws the per-iteration FDDA class with Python's unseeded `random`, so its runs are not repeatable.",
     "BN is folded into the convolutions before quantization (`models/fold_bn.ts`): the student's weight quantizers see the folded weights and fine-tuning updates the folded weights and biases; the official student keeps each BN unfolded in float after a quantized convolution (and trains its γ, β). BN-input statistics are recovered exactly from the folded outputs (`z = a·y + b` per channel).",
     "Models exported with BN already folded (no BatchNormalization and no folded BN parameters, such as the shared TF MobileNets) have no BN statistics: every Conv output stands in for a BN input, the global BNS targets are the per-channel mean and biased variance of all the real calibration images there and the class centres those of each class's image (the config records `recoveredBnTargets: true`). On models with BN the BN running statistics are used, as the paper does.",
-    "Budgets below `paper` (smoke, quick, custom) cut the total generator iterations (`iters`, 80,000 = 400 × 200 at the paper budget) and keep the epoch structure in proportion: round(iters / 200) epochs (4 to 400) of round(iters / epochs) iterations, every epoch milestone (early rule ≤ 4, ranges unfrozen < 4, warm-up 50, generator decays 100/200/300, cosine T_max 100 epochs, evaluation from warm-up − 1) scaled by epochs / 400, at least one epoch each for the unfrozen ranges and the warm-up; the record's config lists the schedule.",
+    "Budgets below `paper` (smoke, quick, custom) cut the total generator iterations (`iters`, 80,000 = 400 × 200 at the paper budget) and keep the epoch structure in proportion: round(iters / 200) epochs (4 to 400; for fewer than 8 iterations ⌊iters / 2⌋ epochs, at least 2) of round(iters / epochs) iterations, every epoch milestone (early rule ≤ 4, ranges unfrozen < 4, warm-up 50, generator decays 100/200/300, cosine T_max 100 epochs, evaluation from warm-up − 1) scaled by epochs / 400, at least one epoch each for the unfrozen ranges and the warm-up; the record's config lists the schedule. The smoke budget runs 6 generator iterations (3 epochs × 2: the warm-up epoch under the early rule with moving ranges, then two student epochs under the correct-set rule, each evaluated) instead of the budget's usual 20, since each FDDA iteration is a whole generator and student training step; it checks that the pipeline runs, and its numbers mean nothing.",
     "The released trainer crashes at the first student step (epoch 50: `transforms` is used in `trainer_DBNS_CBNS.py` without its import and `torch.from_numpy` is applied to a CUDA tensor, ~L430–434), and `run()` catches the exception and reports the epoch-49 accuracy, from before any student update. This implements the evident intent (the generated batch augmented with RandomResizedCrop(scale 0.5–1) + flip, one crop for the batch as torchvision does on a batch tensor), and a run that dies (a non-finite loss, an error) is recorded as failed, never with a number.",
     "Both selection protocols are returned: the official one (the best test top-1 over the epochs evaluated from warm-up − 1 on, i.e. selection on the test set, on the run's evaluation images and limit) and the test-free one (the last epoch, which is the returned model and the run's own `metrics`).",
     "Real images are augmented on the stored calibration tensor (the model's evaluation preprocessing, e.g. resize + centre crop, or the 28×28 proxy images): RandomResizedCrop of that tensor back to its own size, bilinear without antialiasing, + flip; the official code crops the decoded JPEG (RandomResizedCrop(224) + flip in the DataLoader).",

@@ -31,6 +31,17 @@ Deno.test("FDDA's paper budget is the official 400 × 200 schedule", () => {
   assertEquals([quick.epochs, quick.itersPerEpoch, quick.warmup, quick.evalFrom], [10, 200, 1, 0]);
   const smoke = fddaSchedule({ ...DEFAULTS, iters: 20 });
   assertEquals([smoke.epochs, smoke.itersPerEpoch, smoke.unfreeze, smoke.warmup], [4, 5, 1, 1]);
+  // The smoke recipes' 6 iterations: a warm-up epoch, then two student epochs, all evaluated.
+  const six = fddaSchedule({ ...DEFAULTS, iters: 6 });
+  assertEquals([six.epochs, six.itersPerEpoch, six.early, six.warmup, six.evalFrom], [
+    3,
+    2,
+    0,
+    1,
+    0,
+  ]);
+  const one = fddaSchedule({ ...DEFAULTS, iters: 1 });
+  assertEquals([one.epochs, one.itersPerEpoch, one.warmup], [2, 1, 1]);
   assertEquals(fdda.calibration, { perClass: 1 });
   assertEquals(METHODS.fdda, fdda);
 });

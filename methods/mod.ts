@@ -4,7 +4,7 @@
  * @example
  * ```ts
  * import { METHODS } from "./mod.ts";
- * console.log(Object.keys(METHODS)); // ["rtn", "adaround", "brecq", "brecq-joint", "qdrop", "pdquant", "mrecg", "fdda"]
+ * console.log(Object.keys(METHODS)); // ["rtn", "adaround", "brecq", "brecq-joint", "qdrop", "pdquant", "mrecg", "fdda", "multipoint", "mixed-precision", "ocs"]
  * ```
  *
  * @module
@@ -14,6 +14,7 @@ import { brecq } from "./brecq.ts";
 import { brecqJoint } from "./brecq_joint.ts";
 import { fdda } from "./fdda.ts";
 import { mrecg } from "./mrecg.ts";
+import { mixedPrecision, multipoint, ocs } from "./multipoint.ts";
 import { pdquant } from "./pdquant.ts";
 import { qdrop } from "./qdrop.ts";
 import { rtn } from "./rtn.ts";
@@ -30,6 +31,9 @@ export const METHODS = {
   pdquant,
   mrecg,
   fdda,
+  multipoint,
+  "mixed-precision": mixedPrecision,
+  ocs,
 } as const satisfies Record<string, Method>;
 
 /** A registered method id. */
@@ -61,6 +65,7 @@ export function methodConfigFromRecipe(
 
 export type {
   EpochAccuracy,
+  ImageSamples,
   Method,
   MethodContext,
   MethodResult,

@@ -22,6 +22,9 @@
  * recipe hyper-parameters (`--set adaround_lr=0.01`): the resolved config then lists them under
  * `set`, and they are part of the run's identity like the iterations are.
  *
+ * A recipe may give its own `smoke_iters` where the budget's 20 iterations are too slow for a
+ * pipeline check (FDDA's iterations are whole generator + student training steps).
+ *
  * Config keys listed in a recipe's `scaled_by_budget` (e.g. PD-Quant's 500 DC steps) shrink by
  * the same factor as the iterations.
  *
@@ -272,6 +275,12 @@ export const RecipeSchema = z.strictObject({
       augment: z.string(),
     }),
     iters_per_unit: z.int().min(1),
+    /**
+     * Iterations at the `smoke` budget where the budget's 20 would not be a quick pipeline check
+     * (FDDA: 20 whole generator + student training steps); at most `iters_per_unit`. The record's
+     * `config.iters` is what ran.
+     */
+    smoke_iters: z.int().min(1).optional(),
     seeds: z.int().array().min(1),
     first_last_8bit: z.boolean(),
     /** Method hyper-parameters with the paper's values, passed to the method's config schema. */
@@ -381,7 +390,11 @@ export function resolveConfig(
 ): Record<string, JsonValue> {
   checkOverride(budget, override);
   const full = recipe.fixed.iters_per_unit;
-  const iters = override ? override.iters : BUDGETS[budget].iters(full);
+  const iters = override
+    ? override.iters
+    : budget === "smoke" && recipe.fixed.smoke_iters !== undefined
+    ? Math.min(recipe.fixed.smoke_iters, full)
+    : BUDGETS[budget].iters(full);
   const config: Record<string, JsonValue> = { ...recipe.fixed.config };
   for (const key of recipe.fixed.scaled_by_budget) {
     const v = config[key];

@@ -7,6 +7,7 @@ import {
   PAPERS,
   planCell,
   recipeFor,
+  resolveConfig,
   runKey,
   type RunSpec,
 } from "./mod.ts";
@@ -50,6 +51,7 @@ Deno.test("every recipe covers existing cells and every implemented cell has a r
       const implemented = [
         ...["pdquant", "qdrop", "brecq", "adaround", "mrecg+brecq", "mrecg+qdrop"],
         ...["fdda", "fdda-f8l8", "fdda-nofdda", "fdda-unreliable", "fdda-70cls"],
+        ...["multipoint", "mixed-precision"],
       ];
       assertEquals(Boolean(recipeFor(paper.recipes, c)), implemented.includes(c.method), c.id);
     }
@@ -211,4 +213,16 @@ Deno.test("claims take the paper's printed delta where there is one", () => {
   const p = pdquant.claims.find((c) => c.id === "pdquant/mobilenetv2/w2a2/pdquant>qdrop");
   assertEquals(p?.paperGap.value, 3.48);
   assertEquals(p?.paperGap.verified, false);
+});
+
+Deno.test("a recipe's smoke_iters replaces the smoke budget's 20 iterations, and only there", () => {
+  const fdda = PAPERS.fdda.recipes.find((r) => r.id === "fdda/fdda@all")!;
+  assertEquals(fdda.fixed.smoke_iters, 6);
+  const iters = (b: "smoke" | "quick" | "paper") =>
+    resolveConfig(fdda, b, { w: 4, a: 4 }, 10).iters;
+  assertEquals([iters("smoke"), iters("quick"), iters("paper")], [6, 2000, 80000]);
+  // A custom budget's iterations win; recipes without smoke_iters keep the budget's 20.
+  assertEquals(resolveConfig(fdda, "custom", { w: 4, a: 4 }, 10, { iters: 40 }).iters, 40);
+  const brecq = PAPERS.fdda.recipes.find((r) => r.method === "brecq")!;
+  assertEquals(resolveConfig(brecq, "smoke", { w: 4, a: 4 }, 64).iters, 20);
 });

@@ -18,6 +18,7 @@ export { migrateRecord } from "./record_migrate.ts";
 export { definePaper, type PaperParts } from "./paper.ts";
 export { fdda, mrecg, PAPERS, pdquant } from "./registry.ts";
 export {
+  consolidateShards,
   type CostEstimate,
   estimateCosts,
   formatDuration,
@@ -45,4 +46,12 @@ export {
   shardPlans,
   type Skip,
 } from "./runner.ts";
+export {
+  appendSamples,
+  readSamples,
+  type SampleSet,
+  sampleSet,
+  SampleSetSchema,
+  samplesPath,
+} from "./samples.ts";
 export { type HostBatch, type SuiteInputs, suiteInputs, type SuitePaths } from "./suites.ts";

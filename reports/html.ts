@@ -11,6 +11,8 @@ import {
   collapsedBelow,
   MIN_ITERS_SHARE,
   type ReportView,
+  type SampleView,
+  type SelectionView,
   type Stat,
   type SuiteView,
 } from "./view.ts";
@@ -34,6 +36,9 @@ svg.chart{border:1px solid #eee;background:#fff;font-size:11px}
 svg .chart-title{font-size:13px;font-weight:600}svg .grid{stroke:#eee}svg .zero{stroke:#999}
 details summary{cursor:pointer;color:#0057a8}ul.tight{margin:4px 0;padding-left:20px}
 .warn{background:#fff4e5;border-left:4px solid #e69f00;padding:6px 10px}
+.samples{display:flex;flex-wrap:wrap;gap:10px;margin:6px 0}.samples figure{margin:0;text-align:center}
+.samples img{width:56px;height:56px;image-rendering:pixelated;border:1px solid #ddd;margin:1px}
+.samples figcaption{font-size:11px;color:#555;max-width:120px}
 `;
 
 function num(v: number | undefined, digits = 2): string {
@@ -271,6 +276,60 @@ function charts(view: ReportView): string {
  * console.log(html.includes("<svg")); // true
  * ```
  */
+function epochsText(es: readonly number[]): string {
+  return es.length ? [...new Set(es)].join(", ") : "—";
+}
+
+function selectionRows(v: SelectionView): string {
+  return `<tr data-cell="${esc(v.cell)}" data-suite="${esc(v.suite)}"><td>${esc(v.model)}</td>` +
+    `<td>${esc(v.bits)}</td><td>${esc(v.method)}</td><td>${esc(v.suite)}</td><td>${
+      esc(v.budget ?? "—")
+    }</td><td class="num">${num(v.paper)}</td><td class="num official">${
+      statText(v.official)
+    }</td><td class="num">${epochsText(v.officialEpochs)}</td><td class="num test-free">${
+      statText(v.testFree)
+    }</td><td class="num">${epochsText(v.testFreeEpochs)}</td><td class="num">${
+      signed(v.gap)
+    }</td><td class="num">${v.evaluated}</td></tr>`;
+}
+
+function selectionSection(view: ReportView): string {
+  if (!view.selections.length) return "";
+  const rule = view.selections.find((v) => v.officialRule)?.officialRule;
+  return `<h2>Selection protocols</h2>
+<p class="small">Epoch-based runs record two accuracies. <b>Official</b>: the best test top-1 over
+the evaluated epochs, as the paper's code reports it — this <b>selects on the test set</b>${
+    rule ? ` (${esc(rule)})` : ""
+  }. <b>Test-free</b>: ${
+    esc(view.selections[0].testFreeRule)
+  } — the returned model, and the value the cells and claims use. Mean ± sd over seeds; Δ =
+official − test-free.</p>
+<table id="selection"><thead><tr><th>model</th><th>W/A</th><th>method</th><th>suite</th>
+<th>budget</th><th>paper</th><th>official (best epoch, selects on test)</th><th>epoch</th>
+<th>test-free (last epoch)</th><th>epoch</th><th>Δ</th><th>epochs evaluated</th></tr></thead>
+<tbody>${view.selections.map(selectionRows).join("")}</tbody></table>`;
+}
+
+function sampleGrid(s: SampleView, open: boolean): string {
+  const figs = s.classes.map((c) =>
+    `<figure data-label="${c.label}">${
+      c.images.map((src) => `<img src="${esc(src)}" alt="${esc(c.name)}">`).join("")
+    }<figcaption>${esc(c.name)}</figcaption></figure>`
+  ).join("");
+  return `<details class="sample-run"${open ? " open" : ""}><summary>${esc(s.title)}</summary>` +
+    `<div class="samples">${figs}</div><p class="small">${esc(s.note)}. Run <code>${
+      esc(s.run)
+    }</code>.</p></details>`;
+}
+
+function samplesSection(view: ReportView): string {
+  if (!view.samples.length) return "";
+  return `<h2>Synthetic images per class</h2>
+<p class="small">What the generator made at the end of each run, per class (the class names are
+the dataset's labels); each image is stretched to its own range for display.</p>
+<div id="samples">${view.samples.map((s, i) => sampleGrid(s, i === 0)).join("\n")}</div>`;
+}
+
 export function renderHtml(view: ReportView): string {
   const p = view.paper;
   const t = view.tolerances;
@@ -376,6 +435,8 @@ cells table shows the largest budget; every run drawn here is in the runs table.
 <th>drop measured</th><th>Δ</th><th>runs</th><th>class</th><th>verdict</th></tr></thead>
 ${view.cells.map(cellRows).join("\n")}
 </table>
+${selectionSection(view)}
+${samplesSection(view)}
 <h2>Runs</h2>
 <table id="runs"><thead><tr><th>run key</th><th>commit</th><th>seed</th><th>started</th>
 <th>wall s</th><th>backend</th><th>model sha256</th><th>value</th><th>notes</th></tr></thead>

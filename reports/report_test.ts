@@ -1,5 +1,5 @@
 import { assert, assertClose, assertEquals } from "../runtime/assert.ts";
-import { PAPERS, pdquant } from "../papers/mod.ts";
+import { fdda, PAPERS, pdquant, runKey, sampleSet } from "../papers/mod.ts";
 import { buildView, lineChart, renderHtml, stat } from "./mod.ts";
 import { fakeRecord, pdquantFixture } from "./testing.ts";
 import { claimPower, collapseNotes, normalCdf } from "./view.ts";
@@ -268,4 +268,65 @@ Deno.test("a claim check's power is the chance its band is cleared at the paper'
   });
   // A gap far below the noise has almost no power.
   assert(claimPower(0.1, s(80), s(79.9), 0.25).value < 0.05);
+});
+
+Deno.test("FDDA: both selection protocols side by side, and the synthetic images per class", async () => {
+  const rec = (seed: number, last: number, best: number, bestEpoch: number) => ({
+    ...fakeRecord({
+      paper: "fdda",
+      cell: "fdda/resnet18/w4a4/fdda",
+      suite: "proxy",
+      recipe: "fdda/fdda@all",
+      method: "fdda",
+      model: "proxy_resnet",
+      w: 4,
+      a: 4,
+      seed,
+      top1: last,
+      fp32: 87.6,
+      iters: 2000,
+    }),
+    selection: {
+      official: { rule: "best test top-1 over epochs 0–9", epoch: bestEpoch, top1: best },
+      test_free: { rule: "the last epoch (no test data used)", epoch: 9, top1: last },
+      per_epoch: [{ epoch: bestEpoch, top1: best }, { epoch: 9, top1: last }],
+    },
+  });
+  const records = [rec(4, 70, 74, 6), rec(5, 72, 75, 8)];
+  // Two images of class 0 and one of class 9 (28×28 grey), as the runner stores them.
+  const pixels = new Float32Array(3 * 28 * 28).map((_, i) => Math.sin(i));
+  const set = await sampleSet(runKey(records[0]), "proxy", {
+    pixels,
+    shape: [3, 1, 28, 28],
+    labels: [0, 0, 9],
+    note: "test images",
+  });
+  const v = buildView(fdda, records, { generated: GENERATED, metas, samples: [set] });
+  assertEquals(v.selections.length, 1);
+  const s = v.selections[0];
+  assertEquals([s.suite, s.model, s.official?.mean, s.testFree.mean, s.gap], [
+    "proxy",
+    "proxy_resnet",
+    74.5,
+    71,
+    3.5,
+  ]);
+  assertEquals([s.officialEpochs, s.testFreeEpochs, s.evaluated], [[6, 8], [9, 9], 2]);
+  assertEquals(v.samples.length, 1);
+  assertEquals(
+    v.samples[0].classes.map((c) => [c.label, c.name, c.images.length]),
+    [[0, "T-shirt/top", 2], [9, "Ankle boot", 1]],
+  );
+  const page = renderHtml(v);
+  assert(page.includes(`<table id="selection">`));
+  assert(page.includes("selects on the test set"));
+  assert(page.includes("Synthetic images per class"));
+  assert(page.includes(`<figcaption>Ankle boot</figcaption>`));
+  assertEquals(page.match(/<img src="data:image\/png;base64,/g)?.length, 3);
+  assert(!/\b(?:src|href)\s*=\s*["']?\s*(?:https?:)?\/\//i.test(page), "an external src/href");
+  // A paper without selections or samples shows neither section.
+  assert(!html.includes(`id="selection"`) && !html.includes(`id="samples"`));
+  // Samples of a run the report does not show are left out.
+  const other = buildView(fdda, records.slice(1), { generated: GENERATED, metas, samples: [set] });
+  assertEquals(other.samples.length, 0);
 });

@@ -24,6 +24,7 @@ import {
   type ReportedRow,
   type ResultRecord,
   runKey,
+  type SampleSet,
   type Suite,
   SUITES,
 } from "../papers/mod.ts";
@@ -269,6 +270,41 @@ export interface BudgetCurve {
   series: { name: string; values: (number | undefined)[] }[];
 }
 
+/**
+ * Both model-selection protocols of a cell's epoch-based runs (FDDA), side by side: the official
+ * one (the best test top-1 over the evaluated epochs — it selects on the test set) and the
+ * test-free one (the last epoch, the record's `metrics`).
+ */
+export interface SelectionView {
+  cell: string;
+  model: string;
+  bits: string;
+  method: string;
+  suite: Suite;
+  budget?: string;
+  paper: number;
+  /** Mean ± sd over the runs of the official pick (absent where no run evaluated an epoch). */
+  official?: Stat;
+  officialEpochs: number[];
+  officialRule?: string;
+  testFree: Stat;
+  testFreeEpochs: number[];
+  testFreeRule: string;
+  /** Official − test-free (means). */
+  gap?: number;
+  /** Epochs evaluated per run (the fewest). */
+  evaluated: number;
+}
+
+/** One run's generated images (FDDA's synthetic calibration images), grouped by class. */
+export interface SampleView {
+  /** "suite · model · W4A4 · method · budget". */
+  title: string;
+  run: string;
+  note: string;
+  classes: { label: number; name: string; images: string[] }[];
+}
+
 /** The whole report. */
 export interface ReportView {
   paper: {
@@ -289,6 +325,10 @@ export interface ReportView {
   claims: ClaimView[];
   unitLosses: UnitLossGroup[];
   budgetCurves: BudgetCurve[];
+  /** Both selection protocols of the cells whose runs record them (empty for most papers). */
+  selections: SelectionView[];
+  /** Generated images of the shown runs that stored some (empty for most papers). */
+  samples: SampleView[];
   runs: RunRef[];
   deviations: { scope: string; items: string[] }[];
   sources: { id: string; kind: string; locator: string; note?: string }[];
@@ -318,6 +358,8 @@ export interface ViewOptions {
   skips?: { cell: string; suite: Suite; reason: string; how?: string }[];
   /** Problems met while reading the records (e.g. a torn last line). */
   warnings?: string[];
+  /** Images runs stored beside their records (`papers/samples.ts`), matched by run key. */
+  samples?: readonly SampleSet[];
 }
 
 /** Which budget's records a cell shows when several were recorded (the first present). */
@@ -588,6 +630,72 @@ function curvesOf(
   return curves;
 }
 
+/** Both selection protocols per cell and suite, from the records the cells show. */
+function selectionsOf(
+  paper: Paper,
+  cells: readonly CellView[],
+  matchedBy: Map<string, Map<Suite, Matched>>,
+): SelectionView[] {
+  const out: SelectionView[] = [];
+  for (const cell of cells) {
+    const metric = paper.cells.find((c) => c.id === cell.id)?.metric;
+    if (metric !== "top1") continue;
+    for (const [suite, m] of matchedBy.get(cell.id) ?? []) {
+      const rs = m.records.filter((r) => r.selection);
+      if (!rs.length) continue;
+      const picks = rs.flatMap((r) => r.selection!.official ? [r.selection!.official] : []);
+      const official = stat(picks.map((p) => p.top1!).filter((v) => v !== undefined));
+      const testFree = stat(rs.map((r) => r.metrics.top1!))!;
+      out.push({
+        cell: cell.id,
+        model: m.view.model ?? "",
+        bits: cell.bits,
+        method: cell.method,
+        suite,
+        budget: m.view.budget,
+        paper: cell.paper.value,
+        ...(official ? { official } : {}),
+        officialEpochs: picks.map((p) => p.epoch),
+        ...(picks.length ? { officialRule: picks[0].rule } : {}),
+        testFree,
+        testFreeEpochs: rs.map((r) => r.selection!.test_free.epoch),
+        testFreeRule: rs[0].selection!.test_free.rule,
+        ...(official ? { gap: round2(official.mean - testFree.mean) } : {}),
+        evaluated: Math.min(...rs.map((r) => r.selection!.per_epoch.length)),
+      });
+    }
+  }
+  return out;
+}
+
+/** The sample sets of the shown runs, in run-key order, images grouped by class. */
+function samplesOf(used: ReadonlySet<ResultRecord>, sets: readonly SampleSet[]): SampleView[] {
+  const byRun = new Map(sets.map((s) => [s.run, s]));
+  const out: SampleView[] = [];
+  const seen = new Set<string>();
+  for (const r of [...used].sort((a, b) => runKey(a).localeCompare(runKey(b)))) {
+    const key = runKey(r);
+    const set = byRun.get(key);
+    if (!set || seen.has(key)) continue;
+    seen.add(key);
+    const classes = new Map<number, SampleView["classes"][number]>();
+    for (const img of set.images) {
+      const c = classes.get(img.label) ?? { label: img.label, name: img.name, images: [] };
+      c.images.push(img.png);
+      classes.set(img.label, c);
+    }
+    out.push({
+      title: `${r.suite} · ${r.model.name} · ${bitsLabel(r.bits.w, r.bits.a)} · ${r.method} · ${
+        budgetLabel(r)
+      }`,
+      run: key,
+      note: set.note,
+      classes: [...classes.values()].sort((a, b) => a.label - b.label),
+    });
+  }
+  return out;
+}
+
 function bitsLabel(w: number, a: number): string {
   return `W${w}A${a}`;
 }
@@ -729,6 +837,8 @@ export function buildView(
   );
 
   const budgetCurves = curvesOf(paper, matchedBy, used);
+  const selections = selectionsOf(paper, cells, matchedBy);
+  const samples = samplesOf(used, opts.samples ?? []);
 
   const warnings = [...(opts.warnings ?? [])];
   const unused = records.filter((r) => !used.has(r) && r.paper === paper.meta.id);
@@ -780,6 +890,8 @@ export function buildView(
     claims,
     unitLosses,
     budgetCurves,
+    selections,
+    samples,
     runs,
     deviations,
     sources,

@@ -3,7 +3,13 @@
  *
  * @module
  */
-import { type PaperMeta, PAPERS, readPaperRecords } from "../papers/mod.ts";
+import {
+  type PaperMeta,
+  PAPERS,
+  readPaperRecords,
+  readSamples,
+  resultsPath,
+} from "../papers/mod.ts";
 import { renderHtml } from "./html.ts";
 import { buildView, type Tolerances, type ViewOptions } from "./view.ts";
 
@@ -34,7 +40,10 @@ export async function writeReports(opts: WriteReportsOptions = {}): Promise<stri
       throw new RangeError(`Unknown paper "${id}": known papers are ${Object.keys(PAPERS)}`);
     }
     // The paper's main records file and every shard's (a run key in two files is refused).
-    const { records, torn } = await readPaperRecords(opts.resultsDir ?? "out/results", id);
+    const dir = opts.resultsDir ?? "out/results";
+    const { records, torn } = await readPaperRecords(dir, id);
+    // Images runs stored beside their records (the paper's sidecar).
+    const samples = await readSamples([resultsPath(id, dir)]);
     const warnings = torn.map((t) =>
       `${t.file}:${t.line}: a torn last line was skipped (${t.reason})`
     );
@@ -45,6 +54,7 @@ export async function writeReports(opts: WriteReportsOptions = {}): Promise<stri
       methodDeviations: opts.methodDeviations,
       skips: opts.skips,
       warnings,
+      samples,
     });
     const out = `${outDir}/${id}.html`;
     await Deno.writeTextFile(out, renderHtml(view));

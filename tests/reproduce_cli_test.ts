@@ -1,4 +1,6 @@
 import { assert, assertEquals } from "../runtime/assert.ts";
+import { parseRecords, readSamples, runKey } from "../papers/mod.ts";
+import { writeReports } from "../reports/mod.ts";
 
 /** Runs the reproduce CLI with `args` and `--results dir --no-report`; exit code and stderr. */
 async function reproduceCli(args: string[], dir: string): Promise<{ code: number; err: string }> {
@@ -127,4 +129,48 @@ Deno.test("reproduce --set replaces a recipe setting in a custom run of its own,
       assert(err.includes(text), `${args.join(" ")}: ${err}`);
     }
     assertEquals([...Deno.readDirSync(dir)].length, 0);
+  }));
+
+Deno.test("reproduce fdda: a smoke run records both protocols, stores its images beside the record, and the report shows them", () =>
+  inTempDir(async (dir) => {
+    const { code, err } = await reproduceCli([
+      "fdda",
+      "--cells",
+      "resnet18/w4a4/fdda",
+      "--max-runs",
+      "1",
+      "--jobs",
+      "1",
+    ], dir);
+    assertEquals(code, 0, err);
+    const lines = (await Deno.readTextFile(`${dir}/fdda.jsonl`)).trim().split("\n");
+    assertEquals(lines.length, 1);
+    const rec = parseRecords(lines.join("\n"), "fdda.jsonl").records[0];
+    assertEquals([rec.method, rec.model.name, rec.budget], ["fdda", "proxy_resnet", "smoke"]);
+    // The smoke recipe's 6 generator iterations: 3 epochs × 2, every epoch evaluated.
+    const method = rec.config.method as Record<string, unknown>;
+    assertEquals((rec.config.recipe as Record<string, unknown>).iters, 6);
+    const sched = method.schedule as Record<string, number>;
+    assertEquals([sched.epochs, sched.itersPerEpoch, sched.warmup], [3, 2, 1]);
+    const sel = rec.selection!;
+    assertEquals(sel.per_epoch.map((e) => e.epoch), [0, 1, 2]);
+    assertEquals(sel.test_free.epoch, 2);
+    assertEquals(sel.test_free.top1, rec.metrics.top1);
+    assertEquals(
+      sel.official!.top1,
+      Math.max(...sel.per_epoch.map((e) => e.top1!)),
+    );
+    assert(rec.notes.some((n) => n.includes("it selects on the test set")));
+    // The record stays small; the images are in the sidecar, two per class.
+    assert(lines[0].length < 16_000, `record of ${lines[0].length} characters`);
+    const sets = await readSamples([`${dir}/fdda.jsonl`]);
+    assertEquals(sets.length, 1);
+    assertEquals(sets[0].run, runKey(rec));
+    assertEquals(sets[0].images.length, 20);
+    assertEquals(new Set(sets[0].images.map((i) => i.name)).size, 10);
+    const [page] = await writeReports({ papers: ["fdda"], resultsDir: dir, outDir: dir });
+    const html = await Deno.readTextFile(page);
+    assert(html.includes(`<table id="selection">`) && html.includes("selects on the test set"));
+    assertEquals(html.match(/<img src="data:image\/png;base64,/g)?.length, 20);
+    assert(html.includes("<figcaption>Ankle boot</figcaption>"));
   }));

@@ -125,6 +125,20 @@ export interface Selection {
   testFree: { epoch: number; rule: string };
 }
 
+/**
+ * A few images a method made, for the report (FDDA: generated images per class at the end of
+ * training); the runner stores them beside the record, never in it.
+ */
+export interface ImageSamples {
+  /** `[N, C, H, W]` values in the model's input space (after its normalisation). */
+  pixels: Float32Array;
+  shape: [number, number, number, number];
+  /** The class of each image. */
+  labels: number[];
+  /** What the images are, in words. */
+  note: string;
+}
+
 /** What a method returns. */
 export interface MethodResult {
   model: QuantModel;
@@ -133,6 +147,8 @@ export interface MethodResult {
   config: Record<string, unknown>;
   /** Epoch selection (FDDA): both protocols, recorded beside the run's own evaluation. */
   selection?: Selection;
+  /** Images the method made (FDDA's synthetic calibration images), shown in the report. */
+  samples?: ImageSamples;
 }
 
 /**

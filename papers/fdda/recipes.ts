@@ -5,8 +5,9 @@
  *
  * FDDA's `iters_per_unit` is its total number of generator iterations, 400 epochs × 200 = 80,000
  * at the paper budget; smaller budgets keep the epoch structure in proportion
- * (`methods/fdda.ts` `fddaSchedule`): smoke runs 20 iterations (4 epochs × 5), quick 2,000
- * (10 × 200).
+ * (`methods/fdda.ts` `fddaSchedule`): smoke runs 6 iterations (`smoke_iters`: 3 epochs × 2, a
+ * pipeline check — an FDDA iteration is a whole generator + student step, ~1 s on a CPU proxy),
+ * quick 2,000 (10 × 200).
  *
  * @module
  */
@@ -50,6 +51,12 @@ const FDDA = {
   act_observer: "ema-minmax",
 };
 
+/**
+ * Generator iterations at the smoke budget (3 epochs × 2: the warm-up epoch, then two student
+ * epochs; every phase of the schedule runs once and each epoch is evaluated).
+ */
+const SMOKE_ITERS = 6;
+
 /** `manualSeed = id + 3` for `--id 1, 2, 3`. */
 const SEEDS = [4, 5, 6];
 
@@ -81,6 +88,7 @@ function fddaRecipe(
     fixed: {
       calibration: CALIBRATION,
       iters_per_unit: 80000,
+      smoke_iters: SMOKE_ITERS,
       seeds: SEEDS,
       first_last_8bit: firstLast8bit,
       config: { ...FDDA, ...config },
