@@ -53,6 +53,7 @@ export const rtn: Method<typeof config> = {
       dropProb: 0,
       inputMixProb: 1,
       noOptimisation: true,
+      noLoss: true,
     });
   },
 };

@@ -7,9 +7,10 @@
 import type { Paper } from "./cells.ts";
 import { fdda } from "./fdda/mod.ts";
 import { mrecg } from "./mrecg/mod.ts";
+import { multipoint } from "./multipoint/mod.ts";
 import { pdquant } from "./pdquant/mod.ts";
 
-export { fdda, mrecg, pdquant };
+export { fdda, mrecg, multipoint, pdquant };
 
 /** Every paper module, by id. */
-export const PAPERS: Readonly<Record<string, Paper>> = { pdquant, mrecg, fdda };
+export const PAPERS: Readonly<Record<string, Paper>> = { pdquant, mrecg, fdda, multipoint };

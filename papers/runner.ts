@@ -461,7 +461,7 @@ export async function executeRun(
         top1: round2(sim.top1),
         top5: round2(sim.top5),
         n: sim.n,
-        unit_losses: res.units.map((u) => ({
+        unit_losses: res.units.filter((u) => !Number.isNaN(u.lossBefore)).map((u) => ({
           unit: u.name,
           loss: Math.max(0, u.lossAfter),
           loss_init: Math.max(0, u.lossBefore),

@@ -78,11 +78,12 @@ export const PaperMetaSchema = z.strictObject({
   authors: z.string().min(1),
   arxiv: z.string().regex(/^\d{4}\.\d{4,5}$/, "an arXiv id like 2212.07048"),
   venue: z.string().min(1),
+  /** The official code (empty where none exists, e.g. multipoint quantization). */
   code: z.strictObject({
     repo: z.string().regex(/^[\w.-]+\/[\w.-]+$/, "owner/name"),
     commit: z.string().regex(/^[0-9a-f]{7,40}$/),
     note: z.string().optional(),
-  }).array().min(1),
+  }).array(),
   transcription_status: z.string().min(1),
   not_found: z.string().array(),
   sources: z.record(z.string(), SourceSchema),

@@ -56,6 +56,8 @@ export interface BaselineMode {
   inputMixProb: number;
   /** Force 0 iterations (RTN). */
   noOptimisation?: boolean;
+  /** Compute no reconstruction loss (RTN: nothing is reconstructed). */
+  noLoss?: boolean;
   /** Custom units (MRECG merges). */
   units?: (ctx: MethodContext, units: Unit[]) => Unit[];
   hooks?: ReconHooks;
@@ -124,6 +126,7 @@ export async function runBaseline(
     inputMixProb: mode.inputMixProb,
     ...(mode.actInit ? { actInit: mode.actInit } : {}),
     recLoss: c.recLoss ?? RECON_DEFAULTS.recLoss,
+    ...(mode.noLoss && iters === 0 ? { evalSamples: 0 } : {}),
     chunk: c.chunk,
     logEvery: c.logEvery ?? RECON_DEFAULTS.logEvery,
     seed: c.seed,

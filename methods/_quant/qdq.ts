@@ -4,6 +4,11 @@
  * - each quantized weight becomes its frozen dequantized values (exactly `(q − z)·s`) followed by
  *   `QuantizeLinear → DequantizeLinear` with per-channel float scales and uint8 (int8 when
  *   symmetric) zero points along the weight's channel axis (axis 0 for Conv);
+ * - a weight given as a sum of points (`WeightQuantizer.points`: multipoint quantization, OCS)
+ *   becomes one int8 initializer → `DequantizeLinear` per point (per-channel scales, zero point
+ *   0), added in point order before the layer; the simulated weight is the same float32 products
+ *   and sums (`QuantModel.setPoints`). With several points onnxruntime runs the layer in float on
+ *   that sum (no integer kernel takes it), so such a layer's bias stays float in both;
  * - each bias the model puts on the int32 grid ({@linkcode QuantModel.intBias}) becomes its int32
  *   integers followed by `DequantizeLinear` with the per-channel scale `s_x · s_w[c]` (zero point
  *   0, axis 0), the standard QDQ form of a quantized bias; other biases stay float;
@@ -23,7 +28,7 @@
 import type { Graph, Node } from "../../models/graph.ts";
 import { type ExportTensor, toOnnx } from "../../models/export.ts";
 import { cpu, noGrad, type Tensor, tidy, upload } from "../../runtime/mod.ts";
-import type { QuantModel } from "./quantized_model.ts";
+import type { QuantModel, WeightPoints, WeightQuantizer } from "./quantized_model.ts";
 
 /**
  * Serialises the quantized model (its enabled quantizers) as a QDQ ONNX model. Tensors on another
@@ -64,6 +69,97 @@ async function intBias(
   }
 }
 
+/** The Q/DQ pair of a weight on one grid (the frozen float weight requantized); its output name. */
+async function gridWeight(
+  q: WeightQuantizer,
+  base: string,
+  initializers: Map<string, Tensor>,
+  tensors: ExportTensor[],
+  extra: Node[],
+  onHost: (t: Tensor) => Promise<Tensor>,
+): Promise<void> {
+  const w = q.frozen ? await onHost(q.frozen) : null;
+  if (!w) {
+    throw new TypeError(
+      `toQdqOnnx: weight of "${q.site.node}" is not frozen (run the method first)`,
+    );
+  }
+  initializers.set(`${base}.deq`, w);
+  const c = q.site.channels;
+  tensors.push({ name: `${base}.scale`, data: q.qparams.scale, shape: [c], dtype: "float" });
+  tensors.push({
+    name: `${base}.zp`,
+    data: q.qparams.zeroPoint,
+    shape: [c],
+    dtype: q.symmetric ? "int8" : "uint8",
+  });
+  extra.push({
+    name: `${base}.quant`,
+    opType: "QuantizeLinear",
+    inputs: [`${base}.deq`, `${base}.scale`, `${base}.zp`],
+    outputs: [`${base}.q`],
+    attrs: { axis: q.site.axis },
+  }, {
+    name: `${base}.dequant`,
+    opType: "DequantizeLinear",
+    inputs: [`${base}.q`, `${base}.scale`, `${base}.zp`],
+    outputs: [`${base}.dq`],
+    attrs: { axis: q.site.axis },
+  });
+}
+
+/**
+ * A weight given as points: one int8 initializer and DequantizeLinear (per-channel scales, zero
+ * point 0) per point, summed by Add nodes in point order (one point: the DequantizeLinear alone,
+ * which onnxruntime fuses with the layer like any QDQ weight). Returns the weight's value name.
+ */
+function pointsWeight(
+  points: WeightPoints,
+  axis: number,
+  shape: number[],
+  base: string,
+  tensors: ExportTensor[],
+  extra: Node[],
+): string {
+  const channels = shape[axis];
+  tensors.push({
+    name: `${base}.zp`,
+    data: new Int8Array(channels),
+    shape: [channels],
+    dtype: "int8",
+  });
+  let sum = "";
+  points.ints.forEach((ints, p) => {
+    const name = `${base}.p${p}`;
+    tensors.push({ name: `${name}.int`, data: ints, shape, dtype: "int8" });
+    tensors.push({
+      name: `${name}.scale`,
+      data: points.scales[p],
+      shape: [channels],
+      dtype: "float",
+    });
+    extra.push({
+      name: `${name}.dequant`,
+      opType: "DequantizeLinear",
+      inputs: [`${name}.int`, `${name}.scale`, `${base}.zp`],
+      outputs: [`${name}.dq`],
+      attrs: { axis },
+    });
+    if (p === 0) sum = `${name}.dq`;
+    else {
+      extra.push({
+        name: `${name}.add`,
+        opType: "Add",
+        inputs: [sum, `${name}.dq`],
+        outputs: [`${name}.sum`],
+        attrs: {},
+      });
+      sum = `${name}.sum`;
+    }
+  });
+  return sum;
+}
+
 async function build(
   model: QuantModel,
   opts: { opset?: number },
@@ -81,36 +177,14 @@ async function build(
     if (!q.enabled) continue;
     const node = g.nodes.find((n) => n.name === q.site.node)!;
     const base = `${node.name}.w`;
-    const w = q.frozen ? await onHost(q.frozen) : null;
-    if (!w) {
-      throw new TypeError(
-        `toQdqOnnx: weight of "${node.name}" is not frozen (run the method first)`,
-      );
-    }
-    initializers.set(`${base}.deq`, w);
-    const c = q.site.channels;
-    tensors.push({ name: `${base}.scale`, data: q.qparams.scale, shape: [c], dtype: "float" });
-    tensors.push({
-      name: `${base}.zp`,
-      data: q.qparams.zeroPoint,
-      shape: [c],
-      dtype: zpType(q.symmetric),
-    });
-    extra.push({
-      name: `${base}.quant`,
-      opType: "QuantizeLinear",
-      inputs: [`${base}.deq`, `${base}.scale`, `${base}.zp`],
-      outputs: [`${base}.q`],
-      attrs: { axis: q.site.axis },
-    }, {
-      name: `${base}.dequant`,
-      opType: "DequantizeLinear",
-      inputs: [`${base}.q`, `${base}.scale`, `${base}.zp`],
-      outputs: [`${base}.dq`],
-      attrs: { axis: q.site.axis },
-    });
     const m = renamedInput.get(node) ?? new Map();
-    m.set(1, `${base}.dq`);
+    if (q.points) {
+      const shape = [...g.initializers.get(q.site.weight)!.shape];
+      m.set(1, pointsWeight(q.points, q.site.axis, shape, base, tensors, extra));
+    } else {
+      await gridWeight(q, base, initializers, tensors, extra, onHost);
+      m.set(1, `${base}.dq`);
+    }
     const bias = await intBias(model, node);
     if (bias) {
       const b = `${node.name}.b`;

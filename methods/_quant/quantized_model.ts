@@ -58,6 +58,22 @@ export interface WeightQuantizer {
   /** The frozen quantized weight (float values on the grid), once decided. */
   frozen: Tensor | null;
   enabled: boolean;
+  /**
+   * A weight given as a sum of same-bit symmetric points (multipoint quantization, and its
+   * baselines in the same form; {@linkcode QuantModel.setPoints}): `frozen` is their float32 sum,
+   * and the QDQ export writes one DequantizeLinear per point, added before the layer.
+   */
+  points?: WeightPoints;
+}
+
+/**
+ * A weight as `Σᵢ DQ(intsᵢ, scalesᵢ)`: per point, integers in the weight's own layout (zero point
+ * 0) and one scale per output channel (`site.axis`). Every point has the same bits.
+ */
+export interface WeightPoints {
+  bits: number;
+  ints: Int8Array[];
+  scales: Float32Array[];
 }
 
 /** The state of one activation quantizer. */
@@ -245,9 +261,46 @@ export class QuantModel {
     return q.v;
   }
 
-  /** Freezes a layer's weight: hard AdaRound rounding if `V` is set, else nearest rounding. */
+  /**
+   * Sets a layer's weight to a sum of points (see {@linkcode WeightPoints}) and freezes it: the
+   * weight is `Σᵢ fround(intsᵢ · scalesᵢ[c])`, multiplied and added in float32 in point order, as
+   * onnxruntime's DequantizeLinear and Add nodes compute it. The quantizer's own scale and zero
+   * point become the first point's (symmetric), which the int32 bias grid uses where the layer has
+   * a single point; a layer with several points keeps a float bias (see {@linkcode intBias}).
+   */
+  setPoints(node: string, points: WeightPoints): void {
+    const q = this.weights.get(node)!;
+    const w = this.graph.initializers.get(q.site.weight)!;
+    const c = q.site.channels, inner = stride(w.shape, q.site.axis);
+    const sum = new Float32Array(w.size);
+    points.ints.forEach((ints, p) => {
+      const sc = points.scales[p];
+      for (let i = 0; i < sum.length; i++) {
+        const v = Math.fround(ints[i] * sc[Math.floor(i / inner) % c]);
+        sum[i] = p === 0 ? v : Math.fround(sum[i] + v);
+      }
+    });
+    const { qmin, qmax } = qrange({ bits: points.bits, symmetric: true });
+    const bshape = broadcastShape(w.rank, q.site.axis, c);
+    q.qparams = { scale: Float32Array.from(points.scales[0]), zeroPoint: new Float32Array(c) };
+    for (const t of [q.scale, q.zeroPoint, q.v, q.frozen]) t?.dispose();
+    q.scale = keep(upload(q.qparams.scale, bshape, w.backend));
+    q.zeroPoint = keep(upload(q.qparams.zeroPoint, bshape, w.backend));
+    q.v = null;
+    q.frozen = keep(upload(sum, w.shape, w.backend));
+    q.symmetric = true;
+    q.qmin = qmin;
+    q.qmax = qmax;
+    q.points = points;
+  }
+
+  /**
+   * Freezes a layer's weight: hard AdaRound rounding if `V` is set, else nearest rounding; a
+   * weight given as points ({@linkcode setPoints}) is already frozen and stays as it is.
+   */
   freezeWeight(node: string): void {
     const q = this.weights.get(node)!;
+    if (q.points && q.frozen) return;
     const w = this.graph.initializers.get(q.site.weight)!;
     const frozen = noGrad(() =>
       tidy(() =>
@@ -286,6 +339,8 @@ export class QuantModel {
     const w = this.weights.get(node.name);
     const x = this.acts.get(site.input);
     if (!w?.enabled || !x?.enabled || !x.scale) return null;
+    // A sum of several DequantizeLinear weights is not fused: onnxruntime keeps the float bias.
+    if (w.points && w.points.ints.length > 1) return null;
     const b = this.graph.initializers.get(site.bias)!;
     const scale = mul(detach(x.scale), reshape(w.scale, [b.size]));
     const q = clip(roundSte(div(b, scale)), INT32_MIN, INT32_MAX_F32);

@@ -198,7 +198,8 @@ function unitLine(i: number, n: number, r: UnitReport): string {
   return `unit ${
     i + 1
   }/${n} ${r.name} (${r.kind}, ${r.layers.length} layers, ${r.acts.length} acts): ` +
-    `loss ${r.lossBefore.toPrecision(4)} -> ${r.lossAfter.toPrecision(4)} in ${
-      r.seconds.toFixed(1)
-    } s`;
+    (Number.isNaN(r.lossBefore)
+      ? "ranges set, no loss computed"
+      : `loss ${r.lossBefore.toPrecision(4)} -> ${r.lossAfter.toPrecision(4)}`) +
+    ` in ${r.seconds.toFixed(1)} s`;
 }

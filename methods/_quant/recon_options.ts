@@ -64,7 +64,10 @@ export interface ReconOptions {
   actInitBatch: number;
   /** Rows per forward when caching (memory only; no effect on results). */
   chunk: number;
-  /** Samples for the before/after loss report. */
+  /**
+   * Samples for the before/after loss report; 0 without iterations (RTN) computes no loss and no
+   * FP targets (the report's losses are NaN).
+   */
   evalSamples: number;
   logEvery: number;
   seed: number;

@@ -91,7 +91,8 @@ export async function reconstructUnit(
 ): Promise<Omit<UnitReport, "seconds">> {
   const { model, unit, options: o } = ctx;
   const fpInputs = hooks.correctFpInputs ? await hooks.correctFpInputs(ctx) : ctx.fpInputs;
-  const target = fpTargets(ctx, fpInputs);
+  // `evalSamples: 0` without iterations (RTN): no FP targets, no loss (NaN in the report).
+  const target = o.evalSamples === 0 && o.iters === 0 ? null : fpTargets(ctx, fpInputs);
   const inUnit = new Set(unit.nodes.map((n) => n.name));
   const layers = unit.layers.filter((l) => model.weights.has(l));
   const acts = [...model.acts.values()].filter((q) => inUnit.has(q.site.node));
@@ -102,22 +103,22 @@ export async function reconstructUnit(
   } else if (o.stage !== "weights") {
     await initActQuantizers(model, unit.nodes, acts, ctx.quantInputs, o);
   }
-  const lossBefore = await evalLoss(ctx, target, fpInputs);
+  const lossBefore = target ? await evalLoss(ctx, target, fpInputs) : NaN;
   const optimise = o.iters > 0 && !o.skipUnits?.includes(unit.name) &&
     ((trainsRounding(o) && layers.length > 0) || (trainsSteps(o) && acts.length > 0));
   if (optimise) {
-    const session = await openSession(ctx, fpInputs, target, layers, acts, hooks, random, inputs);
+    const session = await openSession(ctx, fpInputs, target!, layers, acts, hooks, random, inputs);
     await optimiseUnit(session, random.rng, log);
     closeSession(session);
   }
   if (o.stage !== "acts") { for (const l of layers) model.freezeWeight(l); }
   // Without iterations nothing changed: freezing keeps the nearest rounding the loss saw.
-  const lossAfter = o.iters === 0 ? lossBefore : await evalLoss(ctx, target, fpInputs);
+  const lossAfter = o.iters === 0 ? lossBefore : await evalLoss(ctx, target!, fpInputs);
   if (fpInputs !== ctx.fpInputs) {
     const raw = Object.values(ctx.fpInputs);
     for (const t of Object.values(fpInputs)) if (!raw.includes(t)) t.dispose();
   }
-  target.dispose();
+  target?.dispose();
   return {
     name: unit.name,
     kind: unit.kind,
@@ -337,6 +338,9 @@ async function evalLoss(
   return acc / n;
 }
 
+/** Bytes of one activation's values kept between the two passes of its initialisation. */
+const KEEP_INIT_BYTES = 768 * 2 ** 20;
+
 /**
  * Initialises activation quantizers (in the given order) from the unit's cached inputs: each
  * observer sees its value with every upstream quantizer already applied.
@@ -360,6 +364,9 @@ export async function initActQuantizers(
     const fetch = [q.site.value];
     const pos = nodes.findIndex((nd) => nd.outputs.includes(q.site.value));
     const sub = nodes.slice(0, pos + 1);
+    // The range pass keeps copies of the chunks (up to KEEP_INIT_BYTES a batch) for the
+    // histogram pass instead of running the subgraph twice; the values are the same.
+    let kept: Float32Array[] | null = null;
     const pass = async (s: number, e: number, f: (d: Float32Array) => void) => {
       for (let c = s; c < e; c += o.chunk) {
         const out = tidy(() => {
@@ -369,6 +376,10 @@ export async function initActQuantizers(
           return noGrad(() => model.run({ feeds, fetch, nodes: sub }))[q.site.value];
         });
         const host = await out.data() as Float32Array;
+        if (kept && obs.needsCounts) {
+          kept.push(host.slice());
+          if (kept.length * host.byteLength > KEEP_INIT_BYTES) kept = null;
+        }
         out.dispose();
         f(host);
       }
@@ -376,11 +387,14 @@ export async function initActQuantizers(
     for (let b = 0; b < n; b += o.actInitBatch) {
       const e = Math.min(n, b + o.actInitBatch);
       obs.beginBatch();
+      kept = [];
       await pass(b, e, (d) => obs.observeRange(d));
       if (obs.needsCounts) {
         obs.beginCounts();
-        await pass(b, e, (d) => obs.observeCounts(d));
+        if (kept) { for (const d of kept) obs.observeCounts(d); }
+        else await pass(b, e, (d) => obs.observeCounts(d));
       }
+      kept = null;
       obs.endBatch();
     }
     const qp = obs.qparams();
