@@ -264,12 +264,46 @@ async function folderInputs(o: {
       for (const p of parts) (all.set(p, off), (off += p.length));
       return { images: upload(all, [sample.n, shape[1], shape[2], shape[3]]), labels, sample };
     },
-    async *evalBatches(limit, batch = o.evalBatch) {
+    evalBatches: memoBatches(async function* (limit, batch = o.evalBatch) {
       const ids = stridedIndices(val.ids.length, limit).map((i) => val.ids[i]);
       for await (const b of val.batches({ spec: o.spec, batchSize: batch, ids })) {
         yield { images: b.images, labels: b.labels, shape: [...b.shape] };
       }
-    },
+    }),
+  };
+}
+
+/** Decoded evaluation images kept in memory per suite inputs (a run evaluates them 3–4 times). */
+const MEMO_BYTES = 1024 * 2 ** 20;
+
+/**
+ * Evaluation batches decoded once: the first complete pass over a (limit, batch) is kept (while
+ * its images stay under {@linkcode MEMO_BYTES}) and replayed by the next passes, instead of
+ * decoding every JPEG again for the exported model, the fused model and FP32. Consumers only
+ * read the batches.
+ */
+function memoBatches(
+  source: (limit?: number, batch?: number) => AsyncIterable<HostBatch>,
+): (limit?: number, batch?: number) => AsyncIterable<HostBatch> {
+  const kept = new Map<string, HostBatch[]>();
+  return async function* (limit, batch) {
+    const key = `${limit}|${batch}`;
+    const done = kept.get(key);
+    if (done) {
+      yield* done;
+      return;
+    }
+    let parts: HostBatch[] | null = [];
+    let bytes = 0;
+    for await (const b of source(limit, batch)) {
+      if (parts) {
+        bytes += b.images.byteLength;
+        if (bytes > MEMO_BYTES) parts = null;
+        else parts.push(b);
+      }
+      yield b;
+    }
+    if (parts) kept.set(key, parts);
   };
 }
 
