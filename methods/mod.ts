@@ -4,7 +4,7 @@
  * @example
  * ```ts
  * import { METHODS } from "./mod.ts";
- * console.log(Object.keys(METHODS)); // ["rtn", "adaround", "brecq", "brecq-joint", "qdrop", "pdquant", "mrecg", "fdda", "multipoint", "mixed-precision", "ocs"]
+ * console.log(Object.keys(METHODS)); // ["rtn", "adaround", "brecq", "brecq-joint", "qdrop", "pdquant", "mrecg", "fdda", "multipoint", "mixed-precision", "ocs", "evolq"]
  * ```
  *
  * @module
@@ -12,6 +12,7 @@
 import { adaround } from "./adaround.ts";
 import { brecq } from "./brecq.ts";
 import { brecqJoint } from "./brecq_joint.ts";
+import { evolq } from "./evolq.ts";
 import { fdda } from "./fdda.ts";
 import { mrecg } from "./mrecg.ts";
 import { mixedPrecision, multipoint, ocs } from "./multipoint.ts";
@@ -34,6 +35,7 @@ export const METHODS = {
   multipoint,
   "mixed-precision": mixedPrecision,
   ocs,
+  evolq,
 } as const satisfies Record<string, Method>;
 
 /** A registered method id. */

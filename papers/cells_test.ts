@@ -52,6 +52,7 @@ Deno.test("every recipe covers existing cells and every implemented cell has a r
         ...["pdquant", "qdrop", "brecq", "adaround", "mrecg+brecq", "mrecg+qdrop"],
         ...["fdda", "fdda-f8l8", "fdda-nofdda", "fdda-unreliable", "fdda-70cls"],
         ...["multipoint", "mixed-precision"],
+        ...["evolq", "fqvit"],
       ];
       assertEquals(Boolean(recipeFor(paper.recipes, c)), implemented.includes(c.method), c.id);
     }

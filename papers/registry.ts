@@ -5,12 +5,13 @@
  * @module
  */
 import type { Paper } from "./cells.ts";
+import { evolq } from "./evolq/mod.ts";
 import { fdda } from "./fdda/mod.ts";
 import { mrecg } from "./mrecg/mod.ts";
 import { multipoint } from "./multipoint/mod.ts";
 import { pdquant } from "./pdquant/mod.ts";
 
-export { fdda, mrecg, multipoint, pdquant };
+export { evolq, fdda, mrecg, multipoint, pdquant };
 
 /** Every paper module, by id. */
-export const PAPERS: Readonly<Record<string, Paper>> = { pdquant, mrecg, fdda, multipoint };
+export const PAPERS: Readonly<Record<string, Paper>> = { pdquant, mrecg, fdda, multipoint, evolq };

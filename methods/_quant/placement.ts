@@ -18,6 +18,18 @@
  * 4. Values that reach a graph output through shape-only ops (the network output) are not
  *    quantized; graph inputs (the image) are not quantized.
  *
+ * **Transformers** (a graph with a Softmax fed by a MatMul of two data values, i.e. attention):
+ * activation quantizers go on the INPUTS of every MatMul / Gemm instead (FQ-ViT's `QAct` placement
+ * as Evol-Q's code keeps it, enyac-group/evol-q @ 9a39a35 `models/vit_quant.py`: `Block.qact1` /
+ * `qact3` after the LayerNorms feed qkv and fc1, `Attention_ViT.qact1` after qkv feeds q, k, v,
+ * the 8-bit softmax output feeds attn·v, `qact2` feeds proj, `Mlp.qact1` after GELU feeds fc2):
+ * the LayerNorm outputs, the attention matmuls' q, kᵀ, softmax and v operands, the head-merged
+ * attention output, the GELU output and the classifier's input. Conv layers (the patch embedding)
+ * keep the rule above (their output). Not quantized: the residual stream and LayerNorm inputs
+ * (FQ-ViT's PTF-observed `qact2` / `qact4`), the pre-softmax scores (`qact_attn1`), and the
+ * linear layers' outputs (`qact3`, `Mlp.qact2`), which here feed only residual joins or the
+ * reshapes ahead of a quantized matmul operand.
+ *
  * **Head and stem** (`headStem8bit`, MQBench Academic / BRECQ / PD-Quant default): the first
  * layer's and the last layer's weights are 8-bit, and so is the activation quantizer feeding the
  * last layer (found by walking back from the last layer's input through pooling/reshape ops).
@@ -76,9 +88,10 @@ export interface ActSite {
   bits: number;
   /**
    * Why it is there: after a layer (`layer`), a residual join (`residual`); `head`: feeds the last
-   * layer; `stem`: the first layer's output at 8 bits (`headStemActs: "brecq"`).
+   * layer; `stem`: the first layer's output at 8 bits (`headStemActs: "brecq"`); `input`: an
+   * operand of a transformer's MatMul / Gemm (see the module doc).
    */
-  role: "layer" | "residual" | "head" | "stem";
+  role: "layer" | "residual" | "head" | "stem" | "input";
 }
 
 /** The quantizers of a model. */
@@ -117,6 +130,29 @@ export function consumersOf(graph: Graph): Map<string, Node[]> {
     for (const v of n.inputs) if (v) m.set(v, [...(m.get(v) ?? []), n]);
   }
   return m;
+}
+
+/**
+ * True for a graph with attention: a Softmax whose input comes (through Mul/Div/Add/Where, the
+ * scaling and masking) from a MatMul of two data values.
+ */
+export function isTransformer(
+  graph: Graph,
+  producer: Map<string, [Node, number]>,
+  isData: (v: string) => boolean | string,
+): boolean {
+  return graph.nodes.some((n) => {
+    if (n.opType !== "Softmax") return false;
+    let v = n.inputs[0];
+    for (let i = 0; i < 8; i++) {
+      const p = producer.get(v)?.[0];
+      if (!p) return false;
+      if (p.opType === "MatMul") return isData(p.inputs[0]) && isData(p.inputs[1]);
+      if (!["Mul", "Div", "Add", "Where", "Reshape", "Transpose"].includes(p.opType)) return false;
+      v = p.inputs.find((x) => isData(x)) ?? "";
+    }
+    return false;
+  });
 }
 
 /** Places weight and activation quantizers on a graph. */
@@ -163,7 +199,16 @@ export function placeQuantizers(graph: Graph, o: PlacementOptions): Placement {
       const [node, slot] = producer.get(value)!;
       acts.push({ value, node: node.name, slot, bits: o.aBits, role });
     };
+    const transformer = isTransformer(graph, producer, isData);
+    if (transformer) {
+      for (const n of graph.nodes) {
+        if (n.opType !== "MatMul" && n.opType !== "Gemm") continue;
+        const operands = graph.initializers.has(n.inputs[1]) ? [n.inputs[0]] : n.inputs.slice(0, 2);
+        for (const v of operands) if (isData(v) && producer.has(v)) add(v, "input");
+      }
+    }
     for (const l of layers) {
+      if (transformer && l.opType !== "Conv" && l.opType !== "ConvTranspose") continue;
       const v = follow(l.outputs[0]);
       const cs = cons.get(v) ?? [];
       const joins = cs.filter((c) =>
