@@ -36,7 +36,7 @@ import { type Flag, parseFlags, run, type TaskSpec, UsageError } from "./_flags.
 import { reproduceOptions, SPEC as REPRODUCE } from "./reproduce.ts";
 
 /** Reproduce flags a sharded job does not pass on (it sets or forbids them itself). */
-const NOT_FORWARDED = new Set(["dry-run", "no-report", "max-runs", "shard", "out"]);
+const NOT_FORWARDED = new Set(["dry-run", "no-report", "max-runs", "shard", "out", "jobs"]);
 
 /** The reproduce flags an array task gets. */
 const FORWARDED = REPRODUCE.flags.filter((f) => !NOT_FORWARDED.has(f.name));
