@@ -236,6 +236,9 @@ async function* tensorBatches(src: AsyncIterable<HostBatch>) {
  */
 export const SIM_CHECK_IMAGES = 64;
 
+/** Images the exported model runs on with onnxruntime's fused integer kernels. */
+export const INT8_CHECK_IMAGES = 256;
+
 /**
  * The simulated model's accuracy. The exported QDQ graph run as written is the same arithmetic;
  * that is checked on every run: the simulated model's top-1 class on the first
@@ -413,7 +416,14 @@ export async function executeRun(
     );
     const { sim, simNote } = await simulatedAccuracy(res.model, inputs, limit, exported, qdqTop1);
     // A file onnxruntime's optimiser rejects is noted, and the run still recorded.
-    const int8 = await attempt(() => ortAccuracy(qdq, inputs.evalBatches(limit), "all"));
+    // The fused integer kernels are checked on the first INT8_CHECK_IMAGES images: on a CPU
+    // without VNNI they run ~4× slower than the Q/DQ graph (MobileNetV2: 3.5 images/s here).
+    const int8Top1: number[] = [];
+    const int8N = Math.min(INT8_CHECK_IMAGES, exported.n);
+    const int8 = await attempt(() =>
+      ortAccuracy(qdq, firstImages(inputs.evalBatches(limit), int8N), "all", undefined, int8Top1)
+    );
+    const int8Agree = int8Top1.filter((c, i) => c === qdqTop1[i]).length;
     const fp32 = await fp32Accuracy(inputs, limit);
     res.model.dispose?.();
     const notes: string[] = [];
@@ -425,8 +435,11 @@ export async function executeRun(
       );
     };
     differs("exported QDQ", exported.top1);
-    if (int8.ok) {
-      differs(`exported QDQ on fused integer kernels (optimisation "all")`, int8.value.top1);
+    if (int8.ok && int8Agree < 0.99 * int8.value.n) {
+      notes.push(
+        `the fused integer kernels (optimisation "all") and the Q/DQ graph give the same top-1 ` +
+          `class on only ${int8Agree} of the first ${int8.value.n} images`,
+      );
     }
     const resolved = JSON.parse(
       JSON.stringify(res.config, (_k, v) => typeof v === "function" ? undefined : v),
@@ -485,7 +498,8 @@ export async function executeRun(
         }`,
         `exported QDQ with onnxruntime's fused integer kernels (graph optimisation "all"): ` +
         (int8.ok
-          ? `top-1 ${int8.value.top1.toFixed(2)}, top-5 ${int8.value.top5.toFixed(2)}`
+          ? `top-1 ${int8.value.top1.toFixed(2)}, top-5 ${int8.value.top5.toFixed(2)} on the ` +
+            `first ${int8.value.n} images, the same top-1 class as the Q/DQ graph on ${int8Agree}`
           : `failed (${int8.error})`) +
         `; "exported" is the same file with optimisations disabled (Q/DQ nodes run as written)`,
         simNote,
