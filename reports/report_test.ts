@@ -330,3 +330,30 @@ Deno.test("FDDA: both selection protocols side by side, and the synthetic images
   const other = buildView(fdda, records.slice(1), { generated: GENERATED, metas, samples: [set] });
   assertEquals(other.samples.length, 0);
 });
+
+Deno.test("a report warns when runs were made from uncommitted code", () => {
+  const rec = (seed: number, commit: string) => ({
+    ...fakeRecord({
+      cell: "pdquant/mobilenetv2/w2a4/qdrop",
+      suite: "proxy",
+      recipe: "pdquant/qdrop@mobilenetv2",
+      method: "qdrop",
+      model: "proxy_mbv2",
+      w: 2,
+      a: 4,
+      seed,
+      top1: 70,
+      fp32: 83,
+    }),
+    versions: { ptq_bench: commit, deno: "2.9.6", onnxruntime: "1.30.0" },
+  });
+  const clean = buildView(pdquant, [rec(1005, "0123abc")], { generated: GENERATED });
+  assert(!clean.warnings.some((w) => w.includes("uncommitted")), clean.warnings.join());
+  const v = buildView(pdquant, [rec(1005, "0123abc"), rec(1006, "0123abc+dirty")], {
+    generated: GENERATED,
+  });
+  assert(
+    v.warnings.some((w) => w.startsWith("1 of the 2 runs shown") && w.includes("+dirty")),
+    v.warnings.join(),
+  );
+});

@@ -850,6 +850,14 @@ export function buildView(
   }
   const stale = cells.reduce((s, c) => s + c.suites.reduce((t, v) => t + v.stale, 0), 0);
   if (stale) warnings.push(`${stale} record(s) of older recipe versions are left out`);
+  const dirty = [...used].filter((r) => r.versions.ptq_bench.endsWith("+dirty"));
+  if (dirty.length) {
+    warnings.push(
+      `${dirty.length} of the ${used.size} runs shown were made from a working tree with ` +
+        `uncommitted changes (commit marked "+dirty", e.g. ${dirty[0].versions.ptq_bench}): ` +
+        "their code is not exactly the named commit",
+    );
+  }
 
   const methodDeviations = Object.entries(opts.methodDeviations ?? paper.methodDeviations)
     .filter(([m]) => paper.cells.some((c) => c.method === m))
