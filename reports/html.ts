@@ -75,8 +75,11 @@ function paperCell(c: CellView): string {
   ).join("");
   return `<td class="num paper-value">${p.value.toFixed(2)} ${flags}${alts}</td>` +
     `<td class="num">${num(p.fp32)}</td><td class="num">${num(p.drop)}</td>` +
-    `<td class="small">${esc(p.source)}${p.version ? `<br>version: ${esc(p.version)}` : ""}${
-      p.inferred ? `<br><span class="inferred">${esc(p.inferred)}</span>` : ""
+    // The source's id only (the whole citation on hover and in the Sources section).
+    `<td class="small"><span title="${esc(p.source)}">${esc(p.source.split(" · ")[0])}</span>${
+      p.version ? `<br>${esc(p.version)}` : ""
+    }${
+      p.inferred ? ` <span class="inferred" title="${esc(p.inferred)}">inferred</span>` : ""
     }</td>`;
 }
 
@@ -119,6 +122,25 @@ function suiteCells(s: SuiteView): string {
     }</td><td>${runsDetails(s)}</td><td>${cls}</td><td>${verdict}</td>`;
 }
 
+/** The suites where a cell was not measured, in one compact row: each suite's reason and how. */
+function notMeasuredCells(ss: SuiteView[]): string {
+  const attrs = `data-suite="${ss.map((s) => s.suite).join(" ")}" data-status="${ss[0].status}" ` +
+    `data-verdict="${ss[0].verdict}"`;
+  const lines = ss.map((s) =>
+    `<b>${esc(s.suite)}</b>: ${esc(s.reason ?? "")}${s.how ? ` — ${esc(s.how)}` : ""}${
+      s.stale ? ` (${s.stale} record(s) of an older recipe version left out)` : ""
+    }`
+  );
+  return `<td ${attrs}>${ss.map((s) => esc(s.suite)).join(", ")}</td><td colspan="5" ` +
+    `class="small"><details><summary>${
+      ss.map((s) => `${esc(s.suite)}: ${esc(s.status)}`).join(" · ")
+    } (why, and how to run)</summary>${
+      lines.join("<br>")
+    }</details></td><td></td><td><span class="${verdictClass(ss[0].verdict)}">${
+      esc(ss[0].verdict)
+    }</span></td>`;
+}
+
 function cellRows(c: CellView): string {
   const head =
     `<td rowspan="__ROWSPAN__">${esc(c.model)}<div class="small">${esc(c.arch)}</div></td>` +
@@ -127,18 +149,21 @@ function cellRows(c: CellView): string {
     }` +
     `<div class="small">${esc(c.method)} · ${esc(c.origin)}</div></td>`;
   const allNA = c.suites.every((s) => s.status === "n/a");
-  const suites = allNA ? [c.suites[0]] : c.suites;
   const paper = paperCell(c).replace(/<td/g, `<td rowspan="__ROWSPAN__"`);
-  const rows = suites.map((s, i) => {
-    const inner = allNA
-      ? `<td data-suite="all" data-status="n/a" data-verdict="n/a">—</td><td colspan="5" ` +
-        `class="small">${esc(s.reason ?? "")}</td><td></td><td><span class="v-n-a">` +
-        `not reproduced</span></td>`
-      : suiteCells(s);
-    return `<tr>${i === 0 ? head + paper : ""}${inner}</tr>`;
-  }).join("");
+  // Measured suites a row each; the suites without a measurement share one compact row.
+  const measured = c.suites.filter((s) => s.status === "measured");
+  const others = c.suites.filter((s) => s.status !== "measured");
+  const inners = allNA
+    ? [
+      `<td data-suite="all" data-status="n/a" data-verdict="n/a">—</td><td colspan="5" ` +
+      `class="small">${esc(c.suites[0].reason ?? "")}</td><td></td><td><span class="v-n-a">` +
+      `not reproduced</span></td>`,
+    ]
+    : [...measured.map(suiteCells), ...(others.length ? [notMeasuredCells(others)] : [])];
+  const rows = inners.map((inner, i) => `<tr>${i === 0 ? head + paper : ""}${inner}</tr>`)
+    .join("");
   return `<tbody class="cell" data-cell="${esc(c.id)}">${
-    rows.replaceAll("__ROWSPAN__", String(suites.length))
+    rows.replaceAll("__ROWSPAN__", String(inners.length))
   }</tbody>`;
 }
 
@@ -375,13 +400,33 @@ export function renderHtml(view: ReportView): string {
     esc(view.generated)
   } by ptq-bench</div>
 ${warnings}
+<nav id="toc" class="small">Contents: <a href="#summary">summary</a> · <a href="#claims-h">claims</a>
+· <a href="#cells-h">reported cells</a>${
+    view.selections.length ? ` · <a href="#selection">selection protocols</a>` : ""
+  }
+· <a href="#rules-h">how numbers are compared</a> · <a href="#charts-h">charts</a> · <a href="#runs-h">runs
+(${view.runs.length})</a> · <a href="#deviations-h">deviations</a> · <a href="#sources-h">sources</a></nav>
 <h2>Summary</h2>
 <p id="summary">${s.cells} reported cells; ${s.measured} measured in at least one suite;
 ${s.agrees} suite comparisons agree and ${s.differs} differ within the tolerances below.
 Claims: ${s.claims.holds} hold, ${s.claims.not} do not hold, ${s.claims.inconclusive}
 inconclusive, ${s.claims.unchecked} without a verdict (not run, budgets differ, under budget or
 collapsed).</p>
-<h2>How numbers are compared</h2>
+<h2 id="claims-h">Claims</h2>
+<table id="claims"><thead><tr><th>claim</th><th>paper gap</th><th>suite</th><th>better</th>
+<th>worse</th><th>measured gap</th><th>verdict</th></tr></thead>
+<tbody>${view.claims.map(claimRows).join("")}</tbody></table>
+<h2 id="cells-h">Reported cells</h2>
+<table id="cells"><thead><tr><th>model</th><th>W/A</th><th>method</th><th>paper</th>
+<th>FP32</th><th>drop</th><th>source</th><th>suite</th><th>measured</th><th>FP32 measured</th>
+<th>drop measured</th><th>Δ</th><th>runs</th><th>class</th><th>verdict</th></tr></thead>
+${view.cells.map(cellRows).join("\n")}
+</table>
+${selectionSection(view)}
+${samplesSection(view)}
+<h2 id="rules-h">How numbers are compared</h2>
+<details><summary>the verdict rules and tolerances</summary>
+
 <ul class="tight" id="tolerances">
 <li><span class="cls cls-exact">exact</span> the paper's checkpoint on the full ImageNet val set
 (suite <code>imagenet</code>): agrees when |measured − paper| ≤ ${t.exact} pt.</li>
@@ -410,7 +455,10 @@ max(chance, 5 pt): ${collapsedBelow("proxy")} % on the 10-class proxies, ${
     collapsedBelow("imagenet").toFixed(1)
   } % on ImageNet).</li>
 </ul>
-<h2>Charts</h2>
+</details>
+<h2 id="charts-h">Charts</h2>
+<details><summary>paper vs measured per architecture, reconstruction losses, accuracy against the budget</summary>
+
 <div class="charts">${charts(view)}</div>
 ${
     unitCharts
@@ -425,23 +473,19 @@ cells table shows the largest budget; every run drawn here is in the runs table.
 <div class="charts" id="budget-curves">${curveCharts}</div>`
       : ""
   }
-<h2>Claims</h2>
-<table id="claims"><thead><tr><th>claim</th><th>paper gap</th><th>suite</th><th>better</th>
-<th>worse</th><th>measured gap</th><th>verdict</th></tr></thead>
-<tbody>${view.claims.map(claimRows).join("")}</tbody></table>
-<h2>Reported cells</h2>
-<table id="cells"><thead><tr><th>model</th><th>W/A</th><th>method</th><th>paper</th>
-<th>FP32</th><th>drop</th><th>source</th><th>suite</th><th>measured</th><th>FP32 measured</th>
-<th>drop measured</th><th>Δ</th><th>runs</th><th>class</th><th>verdict</th></tr></thead>
-${view.cells.map(cellRows).join("\n")}
-</table>
-${selectionSection(view)}
-${samplesSection(view)}
-<h2>Runs</h2>
+</details>
+<h2 id="runs-h">Runs</h2>
+<details><summary>${view.runs.length} run(s): key, commit, seed, time, notes</summary>
+
 <table id="runs"><thead><tr><th>run key</th><th>commit</th><th>seed</th><th>started</th>
 <th>wall s</th><th>backend</th><th>model sha256</th><th>value</th><th>notes</th></tr></thead>
 <tbody>${runs || `<tr><td colspan="9">no runs recorded yet</td></tr>`}</tbody></table>
-<h2>Deviations from the papers</h2>
+</details>
+<h2 id="deviations-h">Deviations from the papers</h2>
+<details><summary>${
+    view.deviations.reduce((n, d) => n + d.items.length, 0)
+  } deviation(s), by scope</summary>
+
 ${
     view.deviations.map((d) =>
       `<h3 class="small">${esc(d.scope)}</h3><ul class="tight">${
@@ -449,7 +493,10 @@ ${
       }</ul>`
     ).join("")
   }
-<h2>Sources</h2>
+</details>
+<h2 id="sources-h">Sources</h2>
+<details><summary>where every paper number comes from</summary>
+
 <p class="small">${esc(p.transcription)}</p>
 <ul class="tight" id="sources">${
     view.sources.map((src) =>
@@ -462,6 +509,7 @@ ${
 <ul class="tight">${p.notFound.map((n) => `<li>${esc(n)}</li>`).join("")}</ul>
 <h3 class="small">Secondary-source facts (unverified)</h3>
 <ul class="tight">${p.secondary.map((n) => `<li>${esc(n)}</li>`).join("")}</ul>
+</details>
 </body></html>
 `;
 }
