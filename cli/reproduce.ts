@@ -30,6 +30,7 @@ import { assetsRoot } from "./_assets.ts";
 import { writeReports } from "../reports/write.ts";
 import { InputError, parseFlags, run, type TaskSpec, UsageError } from "./_flags.ts";
 import { requireFolder } from "./_input.ts";
+import { detectImageNetLayout } from "../datasets/imagenet.ts";
 
 /** Budget of the embedded default: see docs/reproduce.md for its wall-clock. */
 export const DEFAULT_BUDGET = "smoke";
@@ -233,7 +234,31 @@ export async function reproduceOptions(
   };
 }
 
-/** Runs `deno task reproduce` with `args`; returns the exit code. */
+/**
+ * The imagenet suite's folders, checked before anything runs: both flags are given, and
+ * `--imagenet` has ImageNet's layout (the layout found is printed); a malformed one is an
+ * InputError that names the culprit.
+ */
+async function checkImagenet(imagenet?: string, modelsDir?: string): Promise<void> {
+  if (!imagenet) {
+    throw new UsageError(
+      "--suite imagenet needs --imagenet DIR (train/<wnid>/*.JPEG and val/)",
+    );
+  }
+  if (!modelsDir) {
+    throw new UsageError(
+      "--suite imagenet needs --models-dir DIR (the papers' checkpoints exported to ONNX under " +
+        "the registry's file names)",
+    );
+  }
+  try {
+    const layout = await detectImageNetLayout(imagenet);
+    console.error(`imagenet: ${layout.root}: ${layout.description}`);
+  } catch (e) {
+    throw new InputError(`--imagenet ${imagenet}: ${(e as Error).message}`, { cause: e });
+  }
+}
+
 /**
  * `--jobs`' default: one process per core (at most 4) on the proxy suite alone with the cpu
  * backend (small models: memory is no concern, the JavaScript kernels use one core each), else 1.
@@ -244,9 +269,13 @@ export function defaultJobs(suites: readonly string[], backend: string): number 
   return proxyOnCpu ? Math.max(1, Math.min(cores, 4)) : 1;
 }
 
+/** Runs `deno task reproduce` with `args`; returns the exit code. */
 export async function main(args: string[]): Promise<number> {
   const { values: v, positionals } = parseFlags(SPEC, args);
   const options = await reproduceOptions(v);
+  if (options.suites?.includes("imagenet") && !v["dry-run"]) {
+    await checkImagenet(v.imagenet, v["models-dir"]);
+  }
   // Fails early, with the reason, where the backend is unknown or has no adapter.
   try {
     await backendByName(v.backend);

@@ -9,6 +9,10 @@
  *   index in `synset_words.txt` (the sorted wnids), or, without that file, its index among the
  *   sorted subfolder names (right only when all 1,000 classes are present).
  *
+ * A user's full ImageNet (`train/<wnid>/*.JPEG` and `val/` in class folders or flat with a
+ * ground-truth file) is found by {@linkcode detectImageNetLayout} and opened by
+ * {@linkcode openImageNet}, labelled by the sorted train wnids (torchvision's `ImageFolder` order).
+ *
  * Missing folders or lists, a listed file that is missing, a malformed line (reported with its
  * line number) and labels outside 0–999 raise errors. Images are decoded with `jpeg-js` and
  * preprocessed by a {@link PreprocessSpec} into NCHW `Float32Array` batches.
@@ -173,7 +177,7 @@ export class ImageNetDataset {
    */
   static async fromList(
     dir: string | URL,
-    opts: { list?: string | URL; missing?: "error" | "skip" } = {},
+    opts: { list?: string | URL; missing?: "error" | "skip"; numClasses?: number } = {},
   ): Promise<ImageNetDataset> {
     const root = toPath(dir);
     if (!(await statOrThrow(root, "Image folder")).isDirectory) {
@@ -181,7 +185,7 @@ export class ImageNetDataset {
     }
     const listPath = opts.list === undefined ? join(root, "labels.txt") : toPath(opts.list);
     await statOrThrow(listPath, "Label list");
-    const rows = parseLabelList(await Deno.readTextFile(listPath), listPath);
+    const rows = parseLabelList(await Deno.readTextFile(listPath), listPath, opts.numClasses);
     const present = new Set<string>();
     for await (const e of Deno.readDir(root)) if (e.isFile) present.add(e.name);
     const entries: ImageEntry[] = [];
@@ -203,12 +207,12 @@ export class ImageNetDataset {
 
   /**
    * Class-folder layout: `<dir>/<wnid>/*.JPEG` (any case of `.jpeg`/`.jpg`). Labels come from
-   * `synsets` (`synset_words.txt`) when given, else from the sorted subfolder names. Files are
-   * ordered by wnid, then by name.
+   * `synsets` (`synset_words.txt`) or `wnids` (label `i` is `wnids[i]`) when given, else from the
+   * sorted subfolder names. Files are ordered by wnid, then by name.
    */
   static async fromClassFolders(
     dir: string | URL,
-    opts: { synsets?: string | URL } = {},
+    opts: { synsets?: string | URL; wnids?: readonly string[] } = {},
   ): Promise<ImageNetDataset> {
     const root = toPath(dir);
     if (!(await statOrThrow(root, "Image folder")).isDirectory) {
@@ -222,6 +226,8 @@ export class ImageNetDataset {
     if (opts.synsets !== undefined) {
       const wnids = await readSynsets(opts.synsets);
       index = new Map(wnids.map((w, i) => [w, i]));
+    } else if (opts.wnids !== undefined) {
+      index = new Map(opts.wnids.map((w, i) => [w, i]));
     } else {
       index = new Map(folders.map((w, i) => [w, i]));
     }
@@ -283,4 +289,232 @@ export class ImageNetDataset {
       yield { images, labels, ids: part.map((e) => e.id), shape: [part.length, 3, s, s] };
     }
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// A user's full ImageNet: train/ and val/ under one folder
+
+/** Ground-truth lists a flat `val/` may come with, looked for in `val/` and then in the root. */
+export const VAL_GROUND_TRUTH = [
+  "LOC_val_solution.csv",
+  "val.txt",
+  "ILSVRC2012_val_ground_truth_50000.txt",
+  "labels.txt",
+] as const;
+
+/**
+ * Where a full ImageNet's splits are and how its `val/` is labelled. Class index order is the
+ * sorted wnids of `train/` (torchvision's `ImageFolder` order).
+ */
+export interface ImageNetLayout {
+  root: string;
+  trainDir: string;
+  valDir: string;
+  /** The sorted wnids of `train/`'s class folders: label `i` is `wnids[i]`. */
+  wnids: string[];
+  /** `class-folders`: `val/<wnid>/*.JPEG`; `flat`: `val/*.JPEG` with a ground-truth file. */
+  val: { kind: "class-folders" } | {
+    kind: "flat";
+    groundTruth: string;
+    format: "loc-csv" | "list";
+  };
+  /** The layout in words, e.g. "train/ 1000 class folders; val/ flat with LOC_val_solution.csv". */
+  description: string;
+}
+
+function isJpeg(name: string): boolean {
+  return /\.jpe?g$/i.test(name);
+}
+
+async function listDir(dir: string): Promise<{ dirs: string[]; files: string[] }> {
+  const dirs: string[] = [], files: string[] = [];
+  for await (const e of Deno.readDir(dir)) (e.isDirectory ? dirs : files).push(e.name);
+  return { dirs: dirs.sort(), files: files.sort() };
+}
+
+async function isDir(path: string): Promise<boolean> {
+  return await Deno.stat(path).then((s) => s.isDirectory, () => false);
+}
+
+async function isFileAt(path: string): Promise<boolean> {
+  return await Deno.stat(path).then((s) => s.isFile, () => false);
+}
+
+/**
+ * Finds a full ImageNet's layout under `dir`: `train/<wnid>/*.JPEG` and `val/` either as
+ * `<wnid>/` folders or flat with a ground-truth file (see {@linkcode VAL_GROUND_TRUTH}):
+ * `LOC_val_solution.csv` (the Kaggle layout: `ImageId,PredictionString`, the first wnid of the
+ * prediction string is the label) or a `filename label` list with labels 0–999 in sorted-wnid
+ * order (Caffe's `val.txt`). The devkit's `ILSVRC2012_validation_ground_truth.txt` numbers
+ * classes in `meta.mat` order, which is not read: it is refused with a hint.
+ *
+ * Errors are one line naming the culprit: a missing split (`Deno.errors.NotFound`), a flat
+ * `val/` without ground truth, a class-folder count other than 1,000, val class folders that are
+ * not train's (`RangeError`). `allowFewerClasses` (tests only; also `PTQ_IMAGENET_ALLOW_FEWER_CLASSES=1`)
+ * accepts fewer than 1,000 classes.
+ */
+export async function detectImageNetLayout(
+  dir: string | URL,
+  opts: { allowFewerClasses?: boolean } = {},
+): Promise<ImageNetLayout> {
+  const root = toPath(dir).replace(/\/+$/, "") || "/";
+  const allowFewer = opts.allowFewerClasses ?? allowFewerFromEnv();
+  if (!(await isDir(root))) throw new Deno.errors.NotFound(`ImageNet folder not found: ${root}`);
+  const trainDir = join(root, "train"), valDir = join(root, "val");
+  for (const [split, path] of [["train", trainDir], ["val", valDir]]) {
+    if (!(await isDir(path))) {
+      throw new Deno.errors.NotFound(
+        `ImageNet ${split}/ split not found: ${path} (expected ${root}/train/<wnid>/*.JPEG and ` +
+          `${root}/val/)`,
+      );
+    }
+  }
+  const wnids = (await listDir(trainDir)).dirs;
+  checkClassCount(`${trainDir}`, wnids.length, allowFewer);
+  const v = await listDir(valDir);
+  const valJpegs = v.files.filter(isJpeg).length;
+  if (v.dirs.length > 0 && valJpegs === 0) {
+    const known = new Set(wnids);
+    const stray = v.dirs.find((d) => !known.has(d));
+    if (stray !== undefined) {
+      throw new RangeError(
+        `val/ class folder ${join(valDir, stray)} is not one of train/'s ${wnids.length} wnids`,
+      );
+    }
+    if (v.dirs.length !== wnids.length && !allowFewer) {
+      throw new RangeError(
+        `${valDir} has ${v.dirs.length} class folders, train/ has ${wnids.length}: expected the ` +
+          "same classes",
+      );
+    }
+    return {
+      root,
+      trainDir,
+      valDir,
+      wnids,
+      val: { kind: "class-folders" },
+      description: `train/ ${wnids.length} class folders; val/ in ${v.dirs.length} <wnid>/ ` +
+        `class folders; labels = sorted wnids (torchvision ImageFolder order)`,
+    };
+  }
+  if (valJpegs === 0) throw new RangeError(`${valDir} has neither JPEG files nor class folders`);
+  for (const name of VAL_GROUND_TRUTH) {
+    for (const where of [valDir, root]) {
+      const p = join(where, name);
+      if (await isFileAt(p)) {
+        const format = name.endsWith(".csv") ? "loc-csv" : "list";
+        return {
+          root,
+          trainDir,
+          valDir,
+          wnids,
+          val: { kind: "flat", groundTruth: p, format },
+          description: `train/ ${wnids.length} class folders; val/ flat (${valJpegs} JPEGs) ` +
+            `labelled by ${p}; labels = sorted wnids (torchvision ImageFolder order)`,
+        };
+      }
+    }
+  }
+  const devkit = "ILSVRC2012_validation_ground_truth.txt";
+  for (const where of [valDir, root]) {
+    if (await isFileAt(join(where, devkit))) {
+      throw new RangeError(
+        `${join(where, devkit)} numbers classes in the devkit's meta.mat order, which ptq-bench ` +
+          `does not read: put LOC_val_solution.csv or a "filename label" val.txt (sorted-wnid ` +
+          `labels 0–999) in ${valDir}, or sort val/ into <wnid>/ folders`,
+      );
+    }
+  }
+  throw new RangeError(
+    `${valDir} is flat (${valJpegs} JPEGs, no class folders) but has no ground-truth file: ` +
+      `put one of ${VAL_GROUND_TRUTH.join(", ")} in ${valDir} or ${root}, or sort val/ into ` +
+      "<wnid>/ folders",
+  );
+}
+
+function allowFewerFromEnv(): boolean {
+  try {
+    return Deno.env.get("PTQ_IMAGENET_ALLOW_FEWER_CLASSES") === "1";
+  } catch {
+    return false; // no --allow-env
+  }
+}
+
+function checkClassCount(dir: string, n: number, allowFewer: boolean): void {
+  if (n === NUM_CLASSES) return;
+  if (n === 0) {
+    throw new RangeError(`${dir} has no class folders (expected ${NUM_CLASSES} <wnid>/)`);
+  }
+  if (n < NUM_CLASSES && allowFewer) return;
+  throw new RangeError(
+    `${dir} has ${n} class folders, expected ${NUM_CLASSES} (ILSVRC2012)` +
+      (n < NUM_CLASSES
+        ? "; fewer are accepted only in tests (PTQ_IMAGENET_ALLOW_FEWER_CLASSES=1)"
+        : ""),
+  );
+}
+
+/**
+ * Parses Kaggle's `LOC_val_solution.csv` (`ImageId,PredictionString`, a header line first): each
+ * image's label is the index in `wnids` of the first wnid of its prediction string.
+ */
+export function parseLocSolution(
+  text: string,
+  source: string,
+  wnids: readonly string[],
+): { file: string; label: number }[] {
+  const index = new Map(wnids.map((w, i) => [w, i]));
+  const out: { file: string; label: number }[] = [];
+  const lines = text.split(/\r?\n/);
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i].trim();
+    if (line === "" || (i === 0 && /^ImageId\s*,/i.test(line))) continue;
+    const m = /^([^,]+),\s*(n\d{8})\b/.exec(line);
+    if (!m) {
+      throw new SyntaxError(
+        `${source}:${i + 1}: expected "ImageId,nXXXXXXXX …", got ${
+          JSON.stringify(line.slice(0, 80))
+        }`,
+      );
+    }
+    const label = index.get(m[2]);
+    if (label === undefined) {
+      throw new RangeError(`${source}:${i + 1}: wnid ${m[2]} is not a class folder of train/`);
+    }
+    out.push({ file: isJpeg(m[1]) ? m[1] : `${m[1]}.JPEG`, label });
+  }
+  return out;
+}
+
+/** The datasets of a detected layout: `train/` and `val/`, labelled by the sorted train wnids. */
+export async function openImageNet(
+  layout: ImageNetLayout,
+): Promise<{ train: ImageNetDataset; val: ImageNetDataset }> {
+  const train = await ImageNetDataset.fromClassFolders(layout.trainDir, { wnids: layout.wnids });
+  let val: ImageNetDataset;
+  if (layout.val.kind === "class-folders") {
+    val = await ImageNetDataset.fromClassFolders(layout.valDir, { wnids: layout.wnids });
+  } else if (layout.val.format === "list") {
+    val = await ImageNetDataset.fromList(layout.valDir, {
+      list: layout.val.groundTruth,
+      numClasses: layout.wnids.length,
+    });
+  } else {
+    const gt = layout.val.groundTruth;
+    const rows = parseLocSolution(await Deno.readTextFile(gt), gt, layout.wnids);
+    const present = new Set((await listDir(layout.valDir)).files);
+    const missing = rows.find((r) => !present.has(r.file));
+    if (missing) {
+      throw new Deno.errors.NotFound(
+        `${gt} lists ${missing.file}, which is not in ${layout.valDir}`,
+      );
+    }
+    rows.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
+    if (rows.length === 0) throw new RangeError(`${gt} lists no images`);
+    val = new ImageNetDataset(
+      layout.valDir,
+      rows.map((r) => ({ id: r.file, path: join(layout.valDir, r.file), label: r.label })),
+    );
+  }
+  return { train, val };
 }

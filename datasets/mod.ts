@@ -40,12 +40,17 @@ export {
 } from "./preprocess.ts";
 export {
   type BatchOptions,
+  detectImageNetLayout,
   type ImageBatch,
   type ImageEntry,
   ImageNetDataset,
+  type ImageNetLayout,
   NUM_CLASSES as IMAGENET_NUM_CLASSES,
+  openImageNet,
   parseLabelList,
+  parseLocSolution,
   readSynsets,
+  VAL_GROUND_TRUTH as IMAGENET_VAL_GROUND_TRUTH,
 } from "./imagenet.ts";
 export { type CalibrationSample, hashIds, type HasIds, sampleCalibration } from "./sampler.ts";
 export {
