@@ -1,6 +1,7 @@
 /**
  * `deno task report`: rebuilds `<out>/<paper>.html` from `<results>/<paper>.jsonl`
- * ({@linkcode writeReports}). The methods' "Deviations from the paper" lists (from the method
+ * ({@linkcode writeReports}), and `<out>/baselines.html`, every baseline cell as each paper and
+ * benchmark prints it beside ptq-bench's ImageNet-suite runs of it ({@linkcode writeBaselinesPage}). The methods' "Deviations from the paper" lists (from the method
  * registry) are included.
  *
  * It refuses, writing nothing, when the results folder does not exist or a named paper has no
@@ -11,14 +12,14 @@
  */
 import { RESULTS_FLAG } from "./_shared_flags.ts";
 import { PAPERS, readPaperRecords, resultsPath } from "../papers/mod.ts";
-import { writeReports, type WriteReportsOptions } from "../reports/write.ts";
+import { writeBaselinesPage, writeReports, type WriteReportsOptions } from "../reports/write.ts";
 import { InputError, parseFlags, run, type TaskSpec } from "./_flags.ts";
 import { parseInput, readInputJson, requireFolder } from "./_input.ts";
 
 /** The flags of `deno task report`. */
 export const SPEC = {
   name: "report",
-  summary: "rebuild `out/reports/<paper>.html` from the records",
+  summary: "rebuild `out/reports/<paper>.html` and `baselines.html` from the records",
   positionals: {
     name: "paper",
     help: "the papers to report (default: every paper with records)",
@@ -32,7 +33,7 @@ export const SPEC = {
       type: "path",
       default: "out/reports",
       placeholder: "DIR",
-      help: "where to write <paper>.html",
+      help: "where to write <paper>.html and baselines.html",
     },
     {
       name: "deviations",
@@ -103,6 +104,7 @@ export async function main(args: string[]): Promise<number> {
     methodDeviations: v.deviations ? await deviations(v.deviations) : undefined,
     skips: v.skips ? await skips(v.skips) : undefined,
   });
+  written.push(await writeBaselinesPage({ resultsDir: v.results, outDir: v.out }));
   for (const p of written) console.log(`wrote ${p}`);
   return 0;
 }

@@ -6,12 +6,18 @@ const DOCS_RESULTS = decodeURIComponent(new URL("../docs/results", import.meta.u
 
 const exists = (p: string) => Deno.stat(p).then(() => true, () => false);
 
-Deno.test("report rebuilds a paper's page from its records", async () => {
+Deno.test("report rebuilds a paper's page and the baselines page from the records", async () => {
   const out = await Deno.makeTempDir({ prefix: "ptq_cli_report_" });
   try {
     const r = await runTask(SPEC, main, ["pdquant", "--results", DOCS_RESULTS, "--out", out]);
-    assertEquals([r.code, r.out], [0, `wrote ${out}/pdquant.html\n`], r.err);
+    assertEquals(
+      [r.code, r.out],
+      [0, `wrote ${out}/pdquant.html\nwrote ${out}/baselines.html\n`],
+      r.err,
+    );
     assert((await Deno.readTextFile(`${out}/pdquant.html`)).startsWith("<!DOCTYPE html>"));
+    const cross = await Deno.readTextFile(`${out}/baselines.html`);
+    assert(cross.includes('data-baseline="brecq/resnet18/w4a4/top1"'));
   } finally {
     await Deno.remove(out, { recursive: true });
   }

@@ -18,6 +18,13 @@ export { migrateRecord } from "./record_migrate.ts";
 export { definePaper, type PaperParts } from "./paper.ts";
 export { fdda, mrecg, PAPERS, pdquant } from "./registry.ts";
 export {
+  type Benchmark,
+  type BenchmarkRow,
+  BENCHMARKS,
+  BenchmarkSchema,
+  parseBenchmark,
+} from "./benchmarks/mod.ts";
+export {
   consolidateShards,
   type CostEstimate,
   estimateCosts,

@@ -5,6 +5,7 @@
  * @module
  */
 import { barChart, dotChart, esc, lineChart, PALETTE } from "./charts.ts";
+import { driftText } from "./drift.ts";
 import {
   type CellView,
   type ClaimView,
@@ -39,6 +40,7 @@ details summary{cursor:pointer;color:#0057a8}ul.tight{margin:4px 0;padding-left:
 .samples{display:flex;flex-wrap:wrap;gap:10px;margin:6px 0}.samples figure{margin:0;text-align:center}
 .samples img{width:56px;height:56px;image-rendering:pixelated;border:1px solid #ddd;margin:1px}
 .samples figcaption{font-size:11px;color:#555;max-width:120px}
+.drift{max-width:320px}.drift-flagged{color:#b35c00}
 `;
 
 function num(v: number | undefined, digits = 2): string {
@@ -171,15 +173,16 @@ function claimRows(c: ClaimView): string {
   const pg = `${signed(c.paperGap.value)}${
     c.paperGap.verified ? "" : ` <span class="unverified">unverified</span>`
   }<div class="small">${esc(c.paperGap.basis)}</div>`;
+  const text = `${esc(c.text)}${driftLine(c)}`;
   if (!c.checks.length) {
-    return `<tr data-claim="${esc(c.id)}" data-verdict="not run"><td>${esc(c.text)}</td>` +
+    return `<tr data-claim="${esc(c.id)}" data-verdict="not run"><td>${text}</td>` +
       `<td class="num">${pg}</td><td colspan="4" class="small">no suite has both runs yet</td>` +
       `<td><span class="v-not-run">not run</span></td></tr>`;
   }
   return c.checks.map((k, i) =>
     `<tr data-claim="${esc(c.id)}" data-suite="${k.suite}" data-verdict="${k.verdict}">` +
     (i === 0
-      ? `<td rowspan="${c.checks.length}">${esc(c.text)}</td><td rowspan="${c.checks.length}" ` +
+      ? `<td rowspan="${c.checks.length}">${text}</td><td rowspan="${c.checks.length}" ` +
         `class="num">${pg}</td>`
       : "") +
     `<td>${esc(k.suite)} <span class="cls cls-${k.cls}">${k.cls}</span>${
@@ -192,6 +195,25 @@ function claimRows(c: ClaimView): string {
       k.why ? `<div class="small">${esc(k.why)}</div>` : ""
     }<div class="small">${powerText(k.power)}</div></td></tr>`
   ).join("");
+}
+
+/** "Baseline drift: 3 of 12 claims …" (empty where no claim's baseline is printed twice). */
+function driftSummary(view: ReportView): string {
+  const shown = view.claims.filter((c) => c.drift);
+  if (!shown.length) return "";
+  const flagged = shown.filter((c) => c.drift!.flagged).length;
+  return ` Baseline drift: ${shown.length} claims' baselines are printed more than once across ` +
+    `the papers' tables and benchmarks; ${flagged} claim a gain smaller than the spread of those ` +
+    `values (flagged under the claim; all values: ` +
+    `<a href="baselines.html">baselines across papers</a>).`;
+}
+
+/** The worse side's baseline across papers and benchmarks, one small line (flagged in colour). */
+function driftLine(c: ClaimView): string {
+  if (!c.drift) return "";
+  return `<div class="small drift${c.drift.flagged ? " drift-flagged" : ""}" data-drift="${
+    c.drift.flagged ? "flagged" : "ok"
+  }">${esc(driftText(c.drift))}</div>`;
 }
 
 /** "power 35 % (80 % needs 6 seeds a side)": a claim check's power against the paper's gap. */
@@ -403,6 +425,10 @@ ${warnings}
 <nav id="toc" class="small">Contents: <a href="#summary">summary</a> · <a href="#claims-h">claims</a>
 · <a href="#cells-h">reported cells</a>${
     view.selections.length ? ` · <a href="#selection">selection protocols</a>` : ""
+  }${
+    view.claims.some((c) => c.drift)
+      ? ` · <a href="baselines.html">baselines across papers</a>`
+      : ""
   }
 · <a href="#rules-h">how numbers are compared</a> · <a href="#charts-h">charts</a> · <a href="#runs-h">runs
 (${view.runs.length})</a> · <a href="#deviations-h">deviations</a> · <a href="#sources-h">sources</a></nav>
@@ -411,7 +437,7 @@ ${warnings}
 ${s.agrees} suite comparisons agree and ${s.differs} differ within the tolerances below.
 Claims: ${s.claims.holds} hold, ${s.claims.not} do not hold, ${s.claims.inconclusive}
 inconclusive, ${s.claims.unchecked} without a verdict (not run, budgets differ, under budget or
-collapsed).</p>
+collapsed).${driftSummary(view)}</p>
 <h2 id="claims-h">Claims</h2>
 <table id="claims"><thead><tr><th>claim</th><th>paper gap</th><th>suite</th><th>better</th>
 <th>worse</th><th>measured gap</th><th>verdict</th></tr></thead>

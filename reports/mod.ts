@@ -18,7 +18,9 @@ import { buildView, type ViewOptions } from "./view.ts";
 export * from "./view.ts";
 export { renderHtml } from "./html.ts";
 export { barChart, dotChart, esc, lineChart, type LineSeries, PALETTE } from "./charts.ts";
-export { writeReports, type WriteReportsOptions } from "./write.ts";
+export { writeBaselinesPage, writeReports, type WriteReportsOptions } from "./write.ts";
+export * from "./drift.ts";
+export * from "./baselines.ts";
 
 /** records + paper → HTML (pure). */
 export function reportHtml(

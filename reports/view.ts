@@ -28,6 +28,7 @@ import {
   type Suite,
   SUITES,
 } from "../papers/mod.ts";
+import { type BaselineCell, type ClaimDrift, claimDrift } from "./drift.ts";
 
 /**
  * A claim gets a verdict only where both sides ran at least this share of the paper's iterations
@@ -217,6 +218,12 @@ export interface ClaimView {
   id: string;
   text: string;
   paperGap: Claim["paperGap"];
+  /**
+   * The worse side's baseline as every paper and benchmark prints it, and whether the paper's
+   * gap is smaller than their spread (absent where only one value is printed, or no baselines
+   * were given).
+   */
+  drift?: ClaimDrift;
   checks: {
     suite: Suite;
     cls: ComparabilityClass;
@@ -360,6 +367,11 @@ export interface ViewOptions {
   warnings?: string[];
   /** Images runs stored beside their records (`papers/samples.ts`), matched by run key. */
   samples?: readonly SampleSet[];
+  /**
+   * Every baseline cell printed by the papers and benchmarks (`collectBaselines`): each claim
+   * shows its worse side's values across them.
+   */
+  baselines?: readonly BaselineCell[];
 }
 
 /** Which budget's records a cell shows when several were recorded (the first present). */
@@ -797,7 +809,8 @@ export function buildView(
         budget: sameBudget ? b!.view.budget : `${b!.view.budget} / ${w!.view.budget}`,
       });
     }
-    return { id: claim.id, text: claim.text, paperGap: claim.paperGap, checks };
+    const drift = opts.baselines ? claimDrift(claim, opts.baselines) : undefined;
+    return { id: claim.id, text: claim.text, paperGap: claim.paperGap, drift, checks };
   });
 
   // Per-unit losses, grouped by (suite, model, bits); one series per method (mean over seeds).

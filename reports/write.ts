@@ -1,15 +1,19 @@
 /**
- * Read each paper's results file and write its report: `<out>/<paper>.html`.
+ * Read each paper's results file and write its report: `<out>/<paper>.html`; and the
+ * cross-paper baselines page, `<out>/baselines.html` ({@linkcode writeBaselinesPage}).
  *
  * @module
  */
 import {
+  BENCHMARKS,
   type PaperMeta,
   PAPERS,
   readPaperRecords,
   readSamples,
   resultsPath,
 } from "../papers/mod.ts";
+import { baselinesView, renderBaselinesHtml } from "./baselines.ts";
+import { collectBaselines } from "./drift.ts";
 import { renderHtml } from "./html.ts";
 import { buildView, type Tolerances, type ViewOptions } from "./view.ts";
 
@@ -33,6 +37,7 @@ export async function writeReports(opts: WriteReportsOptions = {}): Promise<stri
     Object.values(PAPERS).map((p) => [p.meta.id, p.meta]),
   );
   await Deno.mkdir(outDir, { recursive: true });
+  const baselines = collectBaselines(Object.values(PAPERS), BENCHMARKS);
   const written: string[] = [];
   for (const id of ids) {
     const paper = PAPERS[id];
@@ -55,10 +60,35 @@ export async function writeReports(opts: WriteReportsOptions = {}): Promise<stri
       skips: opts.skips,
       warnings,
       samples,
+      baselines,
     });
     const out = `${outDir}/${id}.html`;
     await Deno.writeTextFile(out, renderHtml(view));
     written.push(out);
   }
   return written;
+}
+
+/**
+ * Write `<out>/baselines.html`: every baseline cell printed by at least two papers or
+ * benchmarks, with ptq-bench's own runs of it in the ImageNet suites (every paper's records in
+ * the results folder); returns the path written.
+ */
+export async function writeBaselinesPage(
+  opts: Pick<WriteReportsOptions, "resultsDir" | "outDir" | "generated"> = {},
+): Promise<string> {
+  const outDir = (opts.outDir ?? "out/reports").replace(/\/+$/, "");
+  const dir = opts.resultsDir ?? "out/results";
+  const records = [];
+  for (const id of Object.keys(PAPERS)) records.push(...(await readPaperRecords(dir, id)).records);
+  const view = baselinesView(
+    Object.values(PAPERS),
+    BENCHMARKS,
+    records,
+    opts.generated ?? new Date().toISOString(),
+  );
+  await Deno.mkdir(outDir, { recursive: true });
+  const out = `${outDir}/baselines.html`;
+  await Deno.writeTextFile(out, renderBaselinesHtml(view));
+  return out;
 }
