@@ -18,7 +18,8 @@ import { runTorch, scriptPath, timeRatio, type TorchRun } from "../runtime/torch
 import { execute } from "../models/execute.ts";
 import { foldBatchNorm } from "../models/fold_bn.ts";
 import type { Graph, Node, Unit } from "../models/graph.ts";
-import { consumersOf, type Placement, placeQuantizers } from "./_quant/placement.ts";
+import { type Placement, placeQuantizers } from "./_quant/placement.ts";
+import { intBiasLayers } from "./_quant/quantized_model.ts";
 import { blockUnits, layerUnits } from "./_quant/units.ts";
 import { RECON_DEFAULTS } from "./_quant/recon.ts";
 import { RECON_BENCH_DEFAULTS } from "./bench_recon.ts";
@@ -119,31 +120,6 @@ function scalar(graph: Graph, node: Node, slot: number, attr: "min" | "max"): nu
   }
   const a = node.attrs[attr];
   return typeof a === "number" ? a : attr === "min" ? -Infinity : Infinity;
-}
-
-/**
- * The layers whose bias ptq-bench puts on the int32 grid once their quantizers are on (the rule
- * of `QuantModel.intBias`): a Conv with a rank-1 bias whose input carries an activation quantizer
- * and whose output reaches one through single-consumer Relu/Clip.
- */
-export function intBiasLayers(graph: Graph, placement: Placement): Set<string> {
-  const acts = new Set(placement.acts.map((a) => a.value));
-  const cons = consumersOf(graph);
-  const out = new Set<string>();
-  for (const w of placement.weights) {
-    const node = graph.nodes.find((n) => n.name === w.node)!;
-    const bias = node.inputs[2];
-    if (node.opType !== "Conv" && node.opType !== "Gemm") continue;
-    if (!bias || graph.initializers.get(bias)?.rank !== 1 || !acts.has(node.inputs[0])) continue;
-    let v = node.outputs[0];
-    while (!acts.has(v)) {
-      const cs = cons.get(v) ?? [];
-      if (cs.length !== 1 || !["Relu", "Clip"].includes(cs[0].opType)) break;
-      v = cs[0].outputs[0];
-    }
-    if (acts.has(v)) out.add(node.name);
-  }
-  return out;
 }
 
 /**

@@ -81,22 +81,24 @@ Deno.test("costs come from recorded runs of the same kind, not from the planned 
   assertEquals(estimateCosts(runs, [own], false).get(r0.key)!.seconds, 999);
 });
 
+/** A proxy QDrop record of the given seed (the records the merge tests move around). */
+const rec = (seed: number) =>
+  fakeRecord({
+    cell: "pdquant/resnet18/w4a4/qdrop",
+    suite: "proxy",
+    recipe: "pdquant/qdrop@resnet",
+    method: "qdrop",
+    model: "proxy_resnet",
+    w: 4,
+    a: 4,
+    seed,
+    top1: 50,
+    fp32: 80,
+  });
+
 Deno.test("a paper's records merge from its main and shard files; a key in two files is refused", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    const rec = (seed: number) =>
-      fakeRecord({
-        cell: "pdquant/resnet18/w4a4/qdrop",
-        suite: "proxy",
-        recipe: "pdquant/qdrop@resnet",
-        method: "qdrop",
-        model: "proxy_resnet",
-        w: 4,
-        a: 4,
-        seed,
-        top1: 50,
-        fp32: 80,
-      });
     await appendRecord(`${dir}/pdquant.jsonl`, rec(1));
     await appendRecord(shardFile(dir, "pdquant", { index: 2, count: 2 }), rec(2));
     await appendRecord(shardFile(dir, "pdquant", { index: 1, count: 2 }), rec(3));
@@ -120,19 +122,6 @@ Deno.test("a paper's records merge from its main and shard files; a key in two f
 Deno.test("--jobs' shard records move into the main file once, and the shard files go", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    const rec = (seed: number) =>
-      fakeRecord({
-        cell: "pdquant/resnet18/w4a4/qdrop",
-        suite: "proxy",
-        recipe: "pdquant/qdrop@resnet",
-        method: "qdrop",
-        model: "proxy_resnet",
-        w: 4,
-        a: 4,
-        seed,
-        top1: 50,
-        fp32: 80,
-      });
     await appendRecord(`${dir}/pdquant.jsonl`, rec(1));
     await appendRecord(shardFile(dir, "pdquant", { index: 1, count: 2 }), rec(2));
     await appendRecord(shardFile(dir, "pdquant", { index: 2, count: 2 }), rec(3));

@@ -27,14 +27,11 @@ import {
   noGrad,
   sub,
   type Tensor,
-  tidy,
-  upload,
 } from "../../runtime/mod.ts";
 import { execute } from "../../models/execute.ts";
 import type { Graph, Node } from "../../models/graph.ts";
 import { placeQuantizers } from "../_quant/placement.ts";
-import { type BiasRounding, moveAxisFirst, QuantModel } from "../_quant/quantized_model.ts";
-import { weightQParams } from "../_quant/observers.ts";
+import { type BiasRounding, QuantModel } from "../_quant/quantized_model.ts";
 import { qparamsFromRange } from "../_quant/scheme.ts";
 
 /** A student: the quantized model, its trainable leaves and its activation EMA ranges. */
@@ -91,22 +88,7 @@ export async function createStudent(graph: Graph, o: StudentOptions): Promise<St
 
 /** Recomputes every weight quantizer's per-channel min/max parameters from the current weights. */
 export async function refreshWeightQParams(model: QuantModel): Promise<void> {
-  for (const q of model.weights.values()) {
-    const w = model.graph.initializers.get(q.site.weight)!;
-    const host = await w.data() as Float32Array;
-    const data = q.site.axis === 0 ? host : moveAxisFirst(host, w.shape, q.site.axis);
-    const qp = weightQParams(
-      data,
-      q.site.channels,
-      { bits: q.site.bits, symmetric: false },
-      "minmax",
-    );
-    q.qparams = qp;
-    tidy(() => {
-      q.scale.assign(upload(qp.scale, q.scale.shape));
-      q.zeroPoint.assign(upload(qp.zeroPoint, q.zeroPoint.shape));
-    });
-  }
+  await model.setWeightQParams("minmax", false);
 }
 
 /**

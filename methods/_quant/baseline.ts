@@ -5,13 +5,12 @@
  *
  * @module
  */
-import { keep, upload } from "../../runtime/mod.ts";
 import type { Unit } from "../../models/graph.ts";
 import { removeCheckpoint } from "./checkpoint.ts";
 import { defaultLambda, type MethodContext, type MethodResult, OFFICIAL_ITERS } from "./config.ts";
-import { type ObserverKind, type WeightObserverKind, weightQParams } from "./observers.ts";
+import type { ObserverKind, WeightObserverKind } from "./observers.ts";
 import { placeQuantizers } from "./placement.ts";
-import { moveAxisFirst, QuantModel } from "./quantized_model.ts";
+import { QuantModel } from "./quantized_model.ts";
 import {
   initActQuantizers,
   RECON_DEFAULTS,
@@ -107,7 +106,7 @@ export async function runBaseline(
     p: c.p,
     biasRounding: c.biasRounding ?? "int32",
   });
-  if (c.weightObserver === "shrink") await setWeightObserver(model, "shrink");
+  if (c.weightObserver === "shrink") await model.setWeightQParams("shrink");
   const iters = mode.noOptimisation ? 0 : c.iters ?? OFFICIAL_ITERS;
   const lambda = c.lambda ?? defaultLambda(ctx.modelName);
   const o: ReconOptions = {
@@ -215,32 +214,4 @@ async function runTwoStages(
   }
   if (ckWeights) await removeCheckpoint(ckWeights);
   return reports;
-}
-
-/**
- * Re-initialises every weight quantizer with another observer (BRECQ's `shrink`, which
- * `QuantModel.create` does not take).
- */
-async function setWeightObserver(model: QuantModel, kind: WeightObserverKind): Promise<void> {
-  for (const q of model.weights.values()) {
-    const w = model.graph.initializers.get(q.site.weight)!;
-    const host = await w.data() as Float32Array;
-    const data = q.site.axis === 0 ? host : moveAxisFirst(host, w.shape, q.site.axis);
-    const qp = weightQParams(
-      data,
-      q.site.channels,
-      {
-        bits: q.site.bits,
-        symmetric: q.symmetric,
-      },
-      kind,
-      { p: model.p },
-    );
-    const shape = q.scale.shape;
-    q.qparams = qp;
-    q.scale.dispose();
-    q.zeroPoint.dispose();
-    q.scale = keep(upload(qp.scale, shape, w.backend));
-    q.zeroPoint = keep(upload(qp.zeroPoint, shape, w.backend));
-  }
 }

@@ -38,7 +38,7 @@ import {
 import { adaroundInit } from "../../runtime/mod.ts";
 import type { ExecuteOptions, Graph, Node } from "../../models/graph.ts";
 import { execute } from "../../models/execute.ts";
-import { type ObserverKind, weightQParams } from "./observers.ts";
+import { type ObserverKind, type WeightObserverKind, weightQParams } from "./observers.ts";
 import { type ActSite, consumersOf, type Placement, type WeightSite } from "./placement.ts";
 import { type QParams, qrange } from "./scheme.ts";
 
@@ -388,6 +388,26 @@ export class QuantModel {
     return this.run({ feeds: { [name]: x } })[this.graph.outputs[0].name];
   }
 
+  /**
+   * Recomputes every weight quantizer's per-channel grid from the current weights with `kind`
+   * (BRECQ's `shrink` search, which `create` does not take; FDDA's min/max after each student
+   * step), in place; `symmetric` overrides the quantizers' own scheme.
+   */
+  async setWeightQParams(kind: WeightObserverKind, symmetric?: boolean): Promise<void> {
+    for (const q of this.weights.values()) {
+      const w = this.graph.initializers.get(q.site.weight)!;
+      const host = await w.data() as Float32Array;
+      const data = q.site.axis === 0 ? host : moveAxisFirst(host, w.shape, q.site.axis);
+      const scheme = { bits: q.site.bits, symmetric: symmetric ?? q.symmetric };
+      const qp = weightQParams(data, q.site.channels, scheme, kind, { p: this.p });
+      q.qparams = qp;
+      tidy(() => {
+        q.scale.assign(upload(qp.scale, q.scale.shape, w.backend));
+        q.zeroPoint.assign(upload(qp.zeroPoint, q.zeroPoint.shape, w.backend));
+      });
+    }
+  }
+
   /** Releases the quantizer tensors. */
   dispose(): void {
     for (const q of this.weights.values()) {
@@ -404,6 +424,15 @@ export class QuantModel {
  * ConvTranspose is left out: onnxruntime quantizes its bias only for per-channel weights on
  * axis 0, and its output channels are on axis 1.
  */
+/**
+ * The layers whose bias goes on the int32 grid once their quantizers are on (the rule of
+ * {@linkcode QuantModel.intBias}): a Conv/Gemm with a rank-1 bias whose input carries an
+ * activation quantizer and whose output reaches one through single-consumer Relu/Clip.
+ */
+export function intBiasLayers(graph: Graph, placement: Placement): Set<string> {
+  return new Set(biasSites(graph, placement).keys());
+}
+
 function biasSites(graph: Graph, placement: Placement): Map<string, BiasSite> {
   const acts = new Set(placement.acts.map((a) => a.value));
   const cons = consumersOf(graph);

@@ -805,22 +805,28 @@ function randomMaskK([x]: CpuIn[], { p, k0, k1 }: OpAttrs["randomMask"], out: Ou
   const thr = maskThreshold(p);
   if (thr === 4294967296) return y.fill(1);
   const ts = thr - 2147483648;
-  for (let i = 0; i < n; i++) {
-    let h = i ^ k0;
-    h ^= h >>> 16;
-    h = Math.imul(h, 0x7feb352d);
-    h ^= h >>> 15;
-    h = Math.imul(h, 0x846ca68b);
-    h ^= h >>> 16;
-    h ^= k1;
-    h ^= h >>> 16;
-    h = Math.imul(h, 0x7feb352d);
-    h ^= h >>> 15;
-    h = Math.imul(h, 0x846ca68b);
-    h ^= h >>> 16;
-    y[i] = +((h ^ -2147483648) < ts);
-  }
+  for (let i = 0; i < n; i++) y[i] = +((maskHash(i, k0, k1) ^ -2147483648) < ts);
   return y;
+}
+
+/**
+ * The random mask's hash of element `i`: lowbias32 of `i ^ k0`, then of that `^ k1` (the one
+ * definition on the cpu backend; V8 inlines it into the loops). The WGSL twin is `mask_h_`.
+ */
+function maskHash(i: number, k0: number, k1: number): number {
+  let h = i ^ k0;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x7feb352d);
+  h ^= h >>> 15;
+  h = Math.imul(h, 0x846ca68b);
+  h ^= h >>> 16;
+  h ^= k1;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x7feb352d);
+  h ^= h >>> 15;
+  h = Math.imul(h, 0x846ca68b);
+  h ^= h >>> 16;
+  return h;
 }
 
 /** `floor(p * 2^32)`: the hash values below it make a 1 (2^32 at p = 1: every value). */
@@ -1017,19 +1023,7 @@ function keepRow(
   if (thr === 0) return;
   const ts = thr - 2147483648;
   for (let j = 0; j < n; j++) {
-    let h = (yo + j) ^ k0;
-    h ^= h >>> 16;
-    h = Math.imul(h, 0x7feb352d);
-    h ^= h >>> 15;
-    h = Math.imul(h, 0x846ca68b);
-    h ^= h >>> 16;
-    h ^= k1;
-    h ^= h >>> 16;
-    h = Math.imul(h, 0x7feb352d);
-    h ^= h >>> 15;
-    h = Math.imul(h, 0x846ca68b);
-    h ^= h >>> 16;
-    const m = -((h ^ -2147483648) < ts); // -1 where kept, else 0
+    const m = -((maskHash(yo + j, k0, k1) ^ -2147483648) < ts); // -1 where kept, else 0
     y[yo + j] = (kept ? xd[xo + j * ix] & m : 0) | (y[yo + j] & ~m);
   }
 }
